@@ -1,0 +1,56 @@
+# Vigil — the two commands: `make demo` and `make test`. Both bootstrap .venv themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: demo test lint format types pytest bench venv chromium clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "Vigil needs Python >= 3.11: install it (Debian: apt-get install python3 python3-venv) or run make PYTHON=python3.11"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { echo "python venv missing: apt-get install python3-venv"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path/to/chromium)"; exit 1; \
+	  fi; \
+	fi
+
+demo: venv
+	$(VENV)/bin/vigil demo
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+types: venv
+	$(VENV)/bin/mypy
+
+pytest: venv chromium
+	VIGIL_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest
+
+test: lint types pytest
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data

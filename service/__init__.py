@@ -1,0 +1,1 @@
+"""The Vigil bedside service: acquisition, alarm engine, records and the live view."""

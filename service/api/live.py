@@ -1,0 +1,127 @@
+"""``/api/v1/live``: the WebSocket every tablet holds open.
+
+Protocol (JSON text messages; docs/api.md):
+
+* on connect the server sends ``{"type": "snapshot", ...}``, then one message per event
+  (``vital``, ``availability``, ``conditions``, ``pump``, ``alarm``, ``service_fault``);
+* the server sends ``{"type": "heartbeat", "seq": n, "server_time": ...}`` every
+  ``heartbeat_s`` whatever else it sends, so a tablet that hears nothing for a few seconds knows
+  the link is dead and alarms locally;
+* the client sends ``{"type": "heartbeat"}`` at least every ``client_timeout_s``; a silent client
+  is disconnected (so the server's count of listening tablets stays true);
+* a tablet too slow to keep up loses its oldest queued events and is sent a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+
+from service import serialize
+from service.api.deps import ws_runtime
+from service.bus import Overflow, Subscription
+from service.events import BusEvent
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["live"])
+
+#: Events a tablet may have queued before it is resynchronised with a snapshot instead.
+CLIENT_QUEUE = 2000
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    """Browsers send Origin; it must name this server (no cross-site socket hijacking)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (tests, scripts)
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runtime)]) -> None:
+    if not _origin_allowed(websocket):
+        await websocket.close(code=1008, reason="origin not allowed")
+        return
+    await websocket.accept()
+    sub = runtime.bus.subscribe("tablet", Overflow.DROP_OLDEST, limit=CLIENT_QUEUE)
+    snapshot = runtime.snapshot()  # taken right after subscribing: nothing falls in between
+    runtime.clients += 1
+    heard = asyncio.Event()
+    settings = runtime.settings
+    try:
+        await websocket.send_text(json.dumps(snapshot))
+        sender = asyncio.create_task(_send(websocket, runtime, sub))
+        receiver = asyncio.create_task(_receive(websocket, heard))
+        watchdog = asyncio.create_task(_watch_client(heard, settings.client_timeout_s))
+        done, pending = await asyncio.wait(
+            {sender, receiver, watchdog}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if watchdog in done:
+            log.warning("tablet silent for %.0f s: closing its socket", settings.client_timeout_s)
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1001, reason="heartbeat timeout")
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        runtime.clients -= 1
+        sub.close()
+
+
+async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusEvent]) -> None:
+    interval = runtime.settings.heartbeat_s
+    loop = asyncio.get_running_loop()
+    seq = 0
+    next_beat = loop.time()
+    while True:
+        if queue.overflowed:
+            queue.clear()
+            await websocket.send_text(json.dumps({**runtime.snapshot(), "resync": True}))
+        now = loop.time()
+        if now >= next_beat:
+            seq += 1
+            next_beat = now + interval
+            beat = {
+                "type": "heartbeat",
+                "seq": seq,
+                "server_time": serialize.iso(runtime.clock.utcnow()),
+                "clients": runtime.clients,
+            }
+            await websocket.send_text(json.dumps(beat))
+        try:
+            event = await asyncio.wait_for(queue.get(), max(0.0, next_beat - loop.time()))
+        except TimeoutError:
+            continue
+        await websocket.send_text(json.dumps(serialize.message(event)))
+
+
+async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:
+    while True:
+        text = await websocket.receive_text()
+        try:
+            message = json.loads(text)
+        except ValueError:
+            continue  # a broken message from a tablet never breaks the socket
+        if isinstance(message, dict) and message.get("type") == "heartbeat":
+            heard.set()
+
+
+async def _watch_client(heard: asyncio.Event, timeout: float) -> None:
+    while True:
+        heard.clear()
+        try:
+            await asyncio.wait_for(heard.wait(), timeout)
+        except TimeoutError:
+            return

@@ -1,0 +1,59 @@
+"""Health, latest readings and alarms."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import serialize
+from service.api.deps import RuntimeDep
+from service.persistence.models import AlarmLogRow
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/health", summary="Devices, their availability, storage and clients")
+async def health(runtime: RuntimeDep) -> dict[str, Any]:
+    return runtime.health()
+
+
+@router.get("/readings/latest", summary="The latest value of every metric, pump and condition")
+async def latest(runtime: RuntimeDep) -> dict[str, Any]:
+    snap = runtime.snapshot()
+    return {key: snap[key] for key in ("server_time", "vitals", "conditions", "pumps", "devices")}
+
+
+@router.get("/alarms", summary="Alarms active now, highest priority first")
+async def alarms(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    return [serialize.alarm(a) for a in runtime.live.alarms]
+
+
+@router.get("/alarms/log", summary="The alarm log, newest first")
+async def alarm_log(
+    runtime: RuntimeDep, limit: int = Query(100, ge=1, le=10_000)
+) -> list[dict[str, Any]]:
+    def query() -> list[dict[str, Any]]:
+        with Session(runtime.db) as session:
+            rows = session.scalars(
+                select(AlarmLogRow).order_by(AlarmLogRow.id.desc()).limit(limit)
+            ).all()
+        return [
+            {
+                "alarm_id": r.alarm_id,
+                "key": r.key,
+                "kind": r.kind,
+                "priority": r.priority,
+                "state": r.state,
+                "message": r.message,
+                "source": r.source,
+                "started_at": serialize.iso(r.started_at),
+                "at": serialize.iso(r.at),
+            }
+            for r in rows
+        ]
+
+    return await asyncio.to_thread(query)

@@ -1,0 +1,219 @@
+"""The ``vigil`` command: serve, demo, simulate, replay, db, drivers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.errors import DriverUsageError
+from drivers.registry import DRIVERS, driver_names
+
+log = logging.getLogger("vigil")
+
+
+def _settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    parser.add_argument(
+        "--device",
+        action="append",
+        default=None,
+        metavar="DRIVER=URL",
+        help="a device to read, e.g. masimo-ascii=/dev/ttyUSB0 (repeatable)",
+    )
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite in --data-dir)")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--bed", default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description="Vigil bedside infusion monitor")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bedside service")
+    _settings_args(serve)
+
+    demo = sub.add_parser("demo", help="run the service with emulated devices")
+    demo.add_argument("--monitor", default="masimo-ascii", help="emulated monitor driver")
+    demo.add_argument("--pump", default="none", help="emulated pump driver, or 'none'")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data-dir", type=Path, default=Path("data/demo"))
+
+    simulate = sub.add_parser(
+        "simulate", help="emulate devices on ptys (see 'vigil simulate --help')", add_help=False
+    )
+    simulate.add_argument("args", nargs=argparse.REMAINDER)
+
+    replay = sub.add_parser("replay", help="decode a recorded byte stream to JSON readings")
+    replay.add_argument("--driver", required=True, choices=driver_names())
+    replay.add_argument("file", type=Path)
+
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name in ("upgrade", "downgrade"):
+        p = db_sub.add_parser(name)
+        p.add_argument("revision", nargs="?", default="head" if name == "upgrade" else "-1")
+        p.add_argument("--db", default=None)
+        p.add_argument("--data-dir", type=Path, default=None)
+        p.add_argument("--config", type=Path, default=None)
+
+    sub.add_parser("drivers", help="list the device drivers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("VIGIL_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        handler = {
+            "serve": _serve,
+            "demo": _demo,
+            "simulate": _simulate,
+            "replay": _replay,
+            "db": _db,
+            "drivers": _drivers,
+        }[args.command]
+        return handler(args)
+    except (DriverUsageError, FileNotFoundError, ValueError) as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+
+
+def _load(args: argparse.Namespace, **extra: Any) -> Any:
+    from pydantic import ValidationError
+
+    from service.settings import load_settings
+
+    overrides = {
+        "devices": getattr(args, "device", None),
+        "db_url": getattr(args, "db", None),
+        "data_dir": getattr(args, "data_dir", None),
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "bed": getattr(args, "bed", None),
+        **extra,
+    }
+    try:
+        return load_settings(getattr(args, "config", None), **overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"bad settings: {problems}") from None
+
+
+def _run_server(settings: Any) -> int:
+    import uvicorn
+
+    from service.api.app import create_app
+
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}/"
+    devices = ", ".join(settings.devices) or "none (configure with --device DRIVER=URL)"
+    print(f"Vigil {settings.bed}: {url}  devices: {devices}", flush=True)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return _run_server(_load(args))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    link_dir = data_dir / "dev"
+    for stale in ("monitor", "pump"):
+        (link_dir / stale).unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--monitor",
+        args.monitor,
+        "--pump",
+        args.pump,
+        "--link-dir",
+        str(link_dir),
+    ]
+    simulator = subprocess.Popen(command)
+    try:
+        wanted = ["monitor"] + ([] if args.pump == "none" else ["pump"])
+        deadline = time.monotonic() + 10
+        while not all((link_dir / name).exists() for name in wanted):
+            if simulator.poll() is not None or time.monotonic() > deadline:
+                print("vigil demo: the simulator did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.05)
+        devices = [f"monitor:{args.monitor}={link_dir / 'monitor'}"]
+        if args.pump != "none":
+            devices.append(f"pump:{args.pump}={link_dir / 'pump'}")
+        settings = _load(args, devices=devices, bed="demo")
+        print(f"Vigil demo: open http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+        return _run_server(settings)
+    finally:
+        simulator.terminate()
+        try:
+            simulator.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from importlib import import_module
+
+    # The simulator is a separate package the service never imports; run it as its own module.
+    if import_module("importlib.util").find_spec("simulator") is None:
+        print("vigil simulate: the simulator package is not installed", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "simulator", *args.args])
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from drivers.replay import replay_file
+
+    try:
+        summary = replay_file(args.driver, args.file, print)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `vigil replay ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    print(
+        f"{args.file}: {summary.frames_ok} frames decoded, {summary.frames_rejected} rejected, "
+        f"{summary.readings} readings, {summary.bytes} bytes",
+        file=sys.stderr,
+    )
+    for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  rejected {count}×: {reason}", file=sys.stderr)
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from service.persistence.db import downgrade, upgrade
+
+    settings = _load(args)
+    if args.db_command == "upgrade":
+        upgrade(settings.database_url, args.revision)
+    else:
+        downgrade(settings.database_url, args.revision)
+    print(f"database {settings.database_url}: {args.db_command} {args.revision} done")
+    return 0
+
+
+def _drivers(args: argparse.Namespace) -> int:
+    for name in driver_names():
+        print(json.dumps({"driver": name, "description": DRIVERS[name][2]}))
+    return 0

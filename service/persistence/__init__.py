@@ -1,0 +1,1 @@
+"""SQLAlchemy models, the database engine (SQLite WAL by default) and the asynchronous writer."""

@@ -1,0 +1,84 @@
+"""Tables. Readings, device events and the alarm log are append-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Float, Index, Integer, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    validity: Mapped[str] = mapped_column(String(16))
+    measured_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_readings_metric_time", "metric", "measured_at"),)
+
+
+class DeviceEventRow(Base):
+    """Availability changes, device-reported condition sets and Vigil's own faults."""
+
+    __tablename__ = "device_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # availability | conditions | service
+    state: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(String(512), default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class PumpReadingRow(Base):
+    __tablename__ = "pump_readings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8), default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    rate_ml_h: Mapped[float | None] = mapped_column(Float)
+    volume_infused_ml: Mapped[float | None] = mapped_column(Float)
+    vtbi_ml: Mapped[float | None] = mapped_column(Float)
+    time_remaining_s: Mapped[float | None] = mapped_column(Float)
+    drug: Mapped[str | None] = mapped_column(String(64))
+    conditions: Mapped[str] = mapped_column(String(256), default="")
+
+
+class AlarmLogRow(Base):
+    """Every alarm transition (and, later, every human action on an alarm)."""
+
+    __tablename__ = "alarm_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[str] = mapped_column(String(160), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -1,0 +1,195 @@
+"""The running bedside unit: bus, live state, alarm runner, device sessions and the writer.
+
+``Runtime.start()`` / ``stop()`` are called from the FastAPI lifespan. All of it runs on one
+event loop; only database writes and blocking serial writes go to worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from drivers.clock import Clock, SystemClock
+from drivers.readings import Reading
+from drivers.registry import handler_factory
+from drivers.sessions.base import DeviceSession
+from service.alarms.engine import AlarmEngine
+from service.alarms.model import AlarmTransition, ServiceFault
+from service.bus import EventBus, Overflow
+from service.events import BusEvent
+from service.live import LiveState
+from service.persistence.db import make_engine, upgrade
+from service.persistence.writer import PersistenceWriter, active_alarms
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Queue length past which the writer counts as backlogged (a technical alarm, data kept).
+WRITER_HIGH_WATER = 50_000
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.bus: EventBus[BusEvent] = EventBus()
+        self.specs = settings.device_specs()
+        self.live = LiveState(settings.bed, self.specs)
+        self.engine = AlarmEngine(spo2_low_limit=settings.spo2_low_limit)
+        self.db = make_engine(settings.database_url)
+        self._alarm_sub = self.bus.subscribe(
+            "alarm-runner", Overflow.KEEP_ALL, accept=lambda e: not isinstance(e, AlarmTransition)
+        )
+        self.writer = PersistenceWriter(
+            self.db,
+            self.bus.subscribe("persistence", Overflow.KEEP_ALL, limit=WRITER_HIGH_WATER),
+            self.publish,
+            self.clock,
+        )
+        self.sessions: list[DeviceSession] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.clients = 0
+        self.started_at: datetime | None = None
+
+    # -- the one way in -------------------------------------------------------------------
+
+    def publish(self, event: BusEvent) -> None:
+        """Put an event on the bus. Synchronous, never blocks, safe from any loop callback."""
+        self.live.apply(event)
+        self.bus.publish(event)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.started_at = self.clock.utcnow()
+        await asyncio.to_thread(upgrade, self.settings.database_url)
+        restored = await asyncio.to_thread(active_alarms, self.db)
+        if restored:
+            log.warning("restoring %d alarm(s) active at the last shutdown", len(restored))
+            self.engine.restore(restored)
+            self.live.alarms = self.engine.active()
+        self._spawn(self.writer.run(), "persistence-writer")
+        self._spawn(self._alarm_runner(), "alarm-runner")
+        self._spawn(self._watch_backlog(), "backlog-watch")
+        for spec in self.specs:
+            handler = handler_factory(spec.driver)(spec.source)
+            session = DeviceSession(
+                spec.source, handler, spec.url, self._device_reading, self.clock
+            )
+            self.sessions.append(session)
+            self._spawn(session.run(), f"device-{spec.source}")
+
+    async def stop(self) -> None:
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        # Whatever the alarm runner had not handled yet is still in the writer's queue.
+        try:
+            await self.writer.flush()
+        except Exception:
+            log.exception("could not write the last events at shutdown")
+        self.db.dispose()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A crashed internal task is a failure of the alarm system itself: say so loudly.
+            log.critical("task %s died: %r", task.get_name(), exc, exc_info=exc)
+            self.publish(
+                ServiceFault(
+                    task.get_name(),
+                    True,
+                    f"{task.get_name()} stopped: {exc!r}",
+                    self.clock.utcnow(),
+                )
+            )
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _device_reading(self, reading: Reading) -> None:
+        self.publish(reading)
+        for session in self.sessions:
+            status = self.live.devices.get(session.source)
+            if status is not None:
+                status.frames_ok = session.stats.frames_ok
+                status.frames_rejected = session.stats.frames_rejected
+
+    async def _alarm_runner(self) -> None:
+        while True:
+            deadline = self.engine.next_deadline()
+            if deadline is None:
+                event = await self._alarm_sub.get()
+            else:
+                wait = max(0.0, (deadline - self.clock.utcnow()).total_seconds())
+                try:
+                    event = await asyncio.wait_for(self._alarm_sub.get(), wait)
+                except TimeoutError:
+                    self._transitions(self.engine.tick(self.clock.utcnow()))
+                    continue
+            if not isinstance(event, AlarmTransition):
+                self._transitions(self.engine.observe(event, self.clock.utcnow()))
+
+    def _transitions(self, transitions: list[AlarmTransition]) -> None:
+        if not transitions:
+            return
+        self.live.alarms = self.engine.active()
+        for transition in transitions:
+            log.warning(
+                "alarm %s %s %s",
+                transition.alarm.priority.marker,
+                transition.state.value,
+                transition.message,
+            )
+            self.publish(transition)
+
+    async def _watch_backlog(self) -> None:
+        backlogged = False
+        while True:
+            await asyncio.sleep(1.0)
+            now_backlogged = self.writer.sub.backlogged
+            if now_backlogged != backlogged:
+                backlogged = now_backlogged
+                self.publish(
+                    ServiceFault(
+                        "persistence_backlog",
+                        backlogged,
+                        f"records waiting to be written: {len(self.writer.sub)}",
+                        self.clock.utcnow(),
+                    )
+                )
+
+    # -- views -----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.live.snapshot(self.clock.utcnow())
+
+    def health(self) -> dict[str, Any]:
+        devices = self.live.device_list()
+        ok = all(d["availability"] == "connected" for d in devices) and not self.writer.failing
+        return {
+            "status": "ok" if ok else "degraded",
+            "bed": self.settings.bed,
+            "server_time": self.snapshot()["server_time"],
+            "devices": devices,
+            "storage": {
+                "ok": not self.writer.failing,
+                "written": self.writer.written,
+                "queued": len(self.writer.sub),
+                "last_error": self.writer.last_error,
+            },
+            "clients": self.clients,
+            "active_alarms": len(self.live.alarms),
+        }

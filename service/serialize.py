@@ -1,0 +1,111 @@
+"""Readings and alarm transitions as JSON-ready dicts (the live socket and the REST API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drivers.readings import (
+    METRICS,
+    AvailabilityChange,
+    DeviceConditions,
+    PumpReading,
+    VitalReading,
+)
+from service.alarms.model import Alarm, AlarmTransition, ServiceFault
+from service.events import BusEvent
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def vital(reading: VitalReading) -> dict[str, Any]:
+    info = METRICS[reading.metric]
+    return {
+        "source": reading.source,
+        "metric": reading.metric.value,
+        "value": reading.value,
+        "unit": info.unit,
+        "validity": reading.validity.value,
+        "measured_at": iso(reading.measured_at),
+        "mdc_code": info.mdc_code,
+    }
+
+
+def availability(change: AvailabilityChange) -> dict[str, Any]:
+    return {
+        "source": change.source,
+        "availability": change.availability.value,
+        "detail": change.detail,
+        "at": iso(change.at),
+    }
+
+
+def conditions(event: DeviceConditions) -> dict[str, Any]:
+    return {
+        "source": event.source,
+        "active": sorted(c.value for c in event.active),
+        "at": iso(event.at),
+    }
+
+
+def pump(reading: PumpReading) -> dict[str, Any]:
+    return {
+        "source": reading.source,
+        "channel": reading.channel,
+        "at": iso(reading.at),
+        "state": reading.state.value,
+        "rate_ml_h": reading.rate_ml_h,
+        "volume_infused_ml": reading.volume_infused_ml,
+        "vtbi_ml": reading.vtbi_ml,
+        "time_remaining_s": reading.time_remaining_s,
+        "drug": reading.drug,
+        "concentration": reading.concentration,
+        "conditions": sorted(c.value for c in reading.conditions),
+    }
+
+
+def alarm(item: Alarm) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "key": item.key,
+        "kind": item.kind.value,
+        "priority": item.priority.value,
+        "marker": item.priority.marker,
+        "message": item.message,
+        "source": item.source,
+        "started_at": iso(item.started_at),
+    }
+
+
+def transition(item: AlarmTransition) -> dict[str, Any]:
+    return {
+        **alarm(item.alarm),
+        "state": item.state.value,
+        "at": iso(item.at),
+        "message": item.message,
+    }
+
+
+def message(event: BusEvent) -> dict[str, Any]:
+    """The live-socket message for one bus event."""
+    if isinstance(event, VitalReading):
+        return {"type": "vital", **vital(event)}
+    if isinstance(event, AvailabilityChange):
+        return {"type": "availability", **availability(event)}
+    if isinstance(event, DeviceConditions):
+        return {"type": "conditions", **conditions(event)}
+    if isinstance(event, PumpReading):
+        return {"type": "pump", **pump(event)}
+    if isinstance(event, AlarmTransition):
+        return {"type": "alarm", **transition(event)}
+    if isinstance(event, ServiceFault):
+        return {
+            "type": "service_fault",
+            "name": event.name,
+            "active": event.active,
+            "detail": event.detail,
+            "at": iso(event.at),
+        }
+    raise TypeError(f"no live message for {type(event).__name__}")

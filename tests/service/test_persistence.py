@@ -1,0 +1,121 @@
+"""A real SQLite file: migrations up and down, WAL, the writer, and a failing disk."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from drivers.clock import FakeClock
+from drivers.readings import Availability, AvailabilityChange, Metric, Validity, VitalReading
+from service.alarms import AlarmEngine
+from service.alarms.model import ServiceFault
+from service.bus import EventBus
+from service.events import BusEvent
+from service.persistence.db import downgrade, make_engine, upgrade
+from service.persistence.models import AlarmLogRow, DeviceEventRow, ReadingRow
+from service.persistence.writer import PersistenceWriter, active_alarms, write_events
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Engine:
+    url = f"sqlite:///{tmp_path / 'vigil.db'}"
+    upgrade(url)
+    return make_engine(url)
+
+
+def test_migrations_up_down_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    tables = set(inspect(make_engine(url)).get_table_names())
+    assert {"readings", "device_events", "pump_readings", "alarm_log"} <= tables
+    downgrade(url, "base")
+    assert set(inspect(make_engine(url)).get_table_names()) <= {"alembic_version"}
+    upgrade(url)
+    assert "readings" in inspect(make_engine(url)).get_table_names()
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(db: Engine, tmp_path: Path) -> None:
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    raw = sqlite3.connect(tmp_path / "vigil.db")
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
+    raw.close()
+
+
+def test_events_round_trip_with_utc_times(db: Engine) -> None:
+    reading = VitalReading("monitor", Metric.SPO2, 97.0, T0, Validity.VALID)
+    invalid = VitalReading("monitor", Metric.PULSE_RATE, None, T0, Validity.INVALID)
+    change = AvailabilityChange("monitor", Availability.STALE, T0, "silent")
+    write_events(db, [reading, invalid, change])
+    with Session(db) as session:
+        rows = session.scalars(select(ReadingRow).order_by(ReadingRow.id)).all()
+        assert [(r.metric, r.value, r.validity) for r in rows] == [
+            ("spo2", 97.0, "valid"),
+            ("pulse_rate", None, "invalid"),
+        ]
+        assert rows[0].measured_at == T0
+        event = session.scalars(select(DeviceEventRow)).one()
+        assert (event.kind, event.state, event.detail) == ("availability", "stale", "silent")
+
+
+def test_active_alarms_are_restored_from_the_log(db: Engine) -> None:
+    engine = AlarmEngine()
+    raised = engine.observe(AvailabilityChange("monitor", Availability.STALE, T0), T0)
+    raised += engine.observe(VitalReading("m", Metric.SPO2, 85.0, T0), T0)
+    cleared = engine.observe(VitalReading("m", Metric.SPO2, 95.0, T0), T0 + timedelta(seconds=3))
+    write_events(db, [*raised, *cleared])
+    restored = active_alarms(db)
+    assert [a.key for a in restored] == ["device_link:monitor"]
+    assert restored[0].started_at == T0
+
+
+async def test_writer_keeps_everything_through_a_full_disk(db: Engine) -> None:
+    bus: EventBus[BusEvent] = EventBus()
+    faults: list[ServiceFault] = []
+    failures = {"left": 3}
+
+    def flaky_write(engine: Engine, events: Sequence[BusEvent]) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        write_events(engine, events)
+
+    writer = PersistenceWriter(
+        db, bus.subscribe("persistence"), faults.append, FakeClock(), flaky_write
+    )
+    task = asyncio.create_task(writer.run())
+    for i in range(50):
+        bus.publish(VitalReading("m", Metric.SPO2, 90.0 + i % 10, T0 + timedelta(seconds=i)))
+    async with asyncio.timeout(10):
+        while writer.written < 50:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    assert [(f.active, f.detail.split(":")[0]) for f in faults] == [
+        (True, "storage failing"),
+        (False, "storage recovered"),
+    ]
+    assert "disk is full" in faults[0].detail
+    with Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(ReadingRow)) == 50
+
+
+async def test_flush_writes_what_is_queued(db: Engine) -> None:
+    bus: EventBus[BusEvent] = EventBus()
+    writer = PersistenceWriter(db, bus.subscribe("persistence"), lambda f: None, FakeClock())
+    engine = AlarmEngine()
+    for t in engine.observe(AvailabilityChange("pump", Availability.DISCONNECTED, T0), T0):
+        bus.publish(t)
+    await writer.flush()
+    with Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(AlarmLogRow)) == 1
