@@ -21,6 +21,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+class Woken(Exception):
+    """A waiting ``Subscription.get`` was woken without an item."""
+
+
 class Overflow(Enum):
     KEEP_ALL = "keep_all"
     DROP_OLDEST = "drop_oldest"
@@ -45,6 +49,7 @@ class Subscription(Generic[T]):
         self.overflowed = False
         self.backlogged = False
         self.dropped = 0
+        self._woken = False
 
     def put(self, item: T) -> None:
         if len(self._items) >= self.limit:
@@ -58,10 +63,21 @@ class Subscription(Generic[T]):
         self._ready.set()
 
     async def get(self) -> T:
+        """The next item; raises ``Woken`` if ``wake()`` was called while waiting."""
         while not self._items:
             self._ready.clear()
             await self._ready.wait()
+            if self._woken and not self._items:
+                self._woken = False
+                raise Woken
+        self._woken = False
         return self._items.popleft()
+
+    def wake(self) -> None:
+        """Make a waiting ``get`` return early (raising ``Woken``) so its caller can look at
+        its deadlines again."""
+        self._woken = True
+        self._ready.set()
 
     def get_nowait(self) -> T | None:
         return self._items.popleft() if self._items else None

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from drivers.readings import Reading
-from service.alarms.model import AlarmTransition, ServiceFault
+from service.alarms.model import (
+    AlarmTransition,
+    InfusionContext,
+    OperatorAction,
+    ServiceFault,
+    TabletCount,
+)
 
-BusEvent = Reading | AlarmTransition | ServiceFault
+BusEvent = Reading | AlarmTransition | OperatorAction | ServiceFault | TabletCount | InfusionContext
 
-__all__ = ["AlarmTransition", "BusEvent", "ServiceFault"]
+__all__ = [
+    "AlarmTransition",
+    "BusEvent",
+    "InfusionContext",
+    "OperatorAction",
+    "ServiceFault",
+    "TabletCount",
+]

@@ -20,7 +20,7 @@ from drivers.readings import (
 )
 from drivers.registry import DeviceSpec
 from service import serialize
-from service.alarms.model import Alarm
+from service.alarms.model import Alarm, AudioState, Priority, TabletCount
 from service.events import BusEvent
 
 
@@ -42,6 +42,10 @@ class LiveState:
         self.conditions: dict[str, DeviceConditions] = {}
         self.pumps: dict[tuple[str, str], PumpReading] = {}
         self.alarms: list[Alarm] = []
+        self.audible: dict[str, bool] = {}
+        self.audio = AudioState()
+        self.annunciation: Priority | None = None
+        self.tablets = 0
 
     def apply(self, event: BusEvent) -> None:
         if isinstance(event, VitalReading):
@@ -57,6 +61,8 @@ class LiveState:
             self.conditions[event.source] = event
         elif isinstance(event, PumpReading):
             self.pumps[(event.source, event.channel)] = event
+        elif isinstance(event, TabletCount):
+            self.tablets = event.count
 
     def device_list(self) -> list[dict[str, Any]]:
         return [
@@ -82,5 +88,10 @@ class LiveState:
             "vitals": {k: serialize.vital(v) for k, v in self.vitals.items()},
             "conditions": {k: serialize.conditions(v) for k, v in self.conditions.items()},
             "pumps": [serialize.pump(p) for p in self.pumps.values()],
-            "alarms": [serialize.alarm(a) for a in self.alarms],
+            "alarms": [serialize.alarm(a, self.audible.get(a.id)) for a in self.alarms],
+            "audio": {
+                **serialize.audio(self.audio),
+                "annunciation": self.annunciation.value if self.annunciation else None,
+            },
+            "tablets": self.tablets,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,15 @@ from drivers.clock import Clock, SystemClock
 from drivers.readings import Reading
 from drivers.registry import handler_factory
 from drivers.sessions.base import DeviceSession
-from service.alarms.engine import AlarmEngine
-from service.alarms.model import AlarmTransition, ServiceFault
-from service.bus import EventBus, Overflow
+from service.alarms.engine import AlarmEngine, Output
+from service.alarms.limits import Limits
+from service.alarms.model import (
+    AlarmTransition,
+    OperatorAction,
+    ServiceFault,
+    TabletCount,
+)
+from service.bus import EventBus, Overflow, Woken
 from service.events import BusEvent
 from service.live import LiveState
 from service.persistence.db import make_engine, upgrade
@@ -38,10 +45,12 @@ class Runtime:
         self.bus: EventBus[BusEvent] = EventBus()
         self.specs = settings.device_specs()
         self.live = LiveState(settings.bed, self.specs)
-        self.engine = AlarmEngine(spo2_low_limit=settings.spo2_low_limit)
+        self.engine = AlarmEngine(Limits().changed(settings.alarm_limits))
         self.db = make_engine(settings.database_url)
         self._alarm_sub = self.bus.subscribe(
-            "alarm-runner", Overflow.KEEP_ALL, accept=lambda e: not isinstance(e, AlarmTransition)
+            "alarm-runner",
+            Overflow.KEEP_ALL,
+            accept=lambda e: not isinstance(e, AlarmTransition | OperatorAction),
         )
         self.writer = PersistenceWriter(
             self.db,
@@ -69,8 +78,8 @@ class Runtime:
         restored = await asyncio.to_thread(active_alarms, self.db)
         if restored:
             log.warning("restoring %d alarm(s) active at the last shutdown", len(restored))
-            self.engine.restore(restored)
-            self.live.alarms = self.engine.active()
+            self.engine.restore(restored, self.clock.utcnow())
+            self._refresh_alarms()
         self._spawn(self.writer.run(), "persistence-writer")
         self._spawn(self._alarm_runner(), "alarm-runner")
         self._spawn(self._watch_backlog(), "backlog-watch")
@@ -128,32 +137,83 @@ class Runtime:
                 status.frames_rejected = session.stats.frames_rejected
 
     async def _alarm_runner(self) -> None:
+        """Feeds the engine from the bus and wakes it at its deadlines. Never awaits anything
+        but its own queue: not the database, not the network, not a tablet."""
+        # The service starts with nobody listening: the engine times "no tablet" from here.
+        self.publish(TabletCount(self.clients, self.clock.utcnow()))
         while True:
             deadline = self.engine.next_deadline()
-            if deadline is None:
-                event = await self._alarm_sub.get()
-            else:
-                wait = max(0.0, (deadline - self.clock.utcnow()).total_seconds())
-                try:
-                    event = await asyncio.wait_for(self._alarm_sub.get(), wait)
-                except TimeoutError:
-                    self._transitions(self.engine.tick(self.clock.utcnow()))
-                    continue
-            if not isinstance(event, AlarmTransition):
-                self._transitions(self.engine.observe(event, self.clock.utcnow()))
+            wait = None
+            if deadline is not None:
+                wait = max(0.0, (deadline - self.clock.utcnow()).total_seconds()) + 0.001
+            try:
+                event = await asyncio.wait_for(self._alarm_sub.get(), wait)
+            except Woken:
+                continue
+            except TimeoutError:
+                self._emit(self.engine.tick(self.clock.utcnow()))
+                continue
+            if not isinstance(event, AlarmTransition | OperatorAction):
+                self._emit(self.engine.observe(event, self.clock.utcnow()))
 
-    def _transitions(self, transitions: list[AlarmTransition]) -> None:
-        if not transitions:
+    def _emit(self, outputs: list[Output]) -> None:
+        if not outputs:
             return
+        self._refresh_alarms()
+        mono = self.clock.monotonic()
+        for output in outputs:
+            stamped = replace(output, mono=mono)
+            if isinstance(stamped, AlarmTransition):
+                log.warning(
+                    "alarm %s %s %s%s",
+                    stamped.alarm.priority.marker,
+                    stamped.event.value,
+                    stamped.message,
+                    f" by {stamped.user}" if stamped.user else "",
+                )
+            else:
+                log.info("%s by %s: %s", stamped.action, stamped.user, stamped.detail)
+            self.publish(stamped)
+
+    def _refresh_alarms(self) -> None:
+        now = self.clock.utcnow()
         self.live.alarms = self.engine.active()
-        for transition in transitions:
-            log.warning(
-                "alarm %s %s %s",
-                transition.alarm.priority.marker,
-                transition.state.value,
-                transition.message,
-            )
-            self.publish(transition)
+        self.live.audible = {a.id: self.engine.audible(a, now) for a in self.live.alarms}
+        self.live.audio = self.engine.audio
+        self.live.annunciation = self.engine.annunciation(now)
+
+    # -- operator actions (called from the API on the event loop; never block) -----------
+
+    def acknowledge(self, alarm_id: str, user: str) -> list[Output]:
+        return self._act(self.engine.acknowledge(alarm_id, user, self.clock.utcnow()))
+
+    def accept_responsibility(self, alarm_id: str, user: str) -> list[Output]:
+        return self._act(self.engine.accept_responsibility(alarm_id, user, self.clock.utcnow()))
+
+    def reject_responsibility(self, alarm_id: str, user: str) -> list[Output]:
+        return self._act(self.engine.reject_responsibility(alarm_id, user, self.clock.utcnow()))
+
+    def pause_audio(self, user: str, seconds: float | None = None) -> list[Output]:
+        return self._act(self.engine.pause_audio(user, self.clock.utcnow(), seconds))
+
+    def resume_audio(self, user: str) -> list[Output]:
+        return self._act(self.engine.resume_audio(user, self.clock.utcnow()))
+
+    def set_limits(self, changes: dict[str, float], user: str) -> list[Output]:
+        return self._act(self.engine.set_limits(changes, user, self.clock.utcnow()))
+
+    def _act(self, outputs: list[Output]) -> list[Output]:
+        self._emit(outputs)
+        self._alarm_sub.wake()  # the engine's next deadline may have moved
+        return outputs
+
+    def tablet_joined(self) -> None:
+        self.clients += 1
+        self.publish(TabletCount(self.clients, self.clock.utcnow()))
+
+    def tablet_left(self) -> None:
+        self.clients -= 1
+        self.publish(TabletCount(self.clients, self.clock.utcnow()))
 
     async def _watch_backlog(self) -> None:
         backlogged = False

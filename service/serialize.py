@@ -12,7 +12,15 @@ from drivers.readings import (
     PumpReading,
     VitalReading,
 )
-from service.alarms.model import Alarm, AlarmTransition, ServiceFault
+from service.alarms.model import (
+    Alarm,
+    AlarmTransition,
+    AudioState,
+    InfusionContext,
+    OperatorAction,
+    ServiceFault,
+    TabletCount,
+)
 from service.events import BusEvent
 
 
@@ -66,8 +74,8 @@ def pump(reading: PumpReading) -> dict[str, Any]:
     }
 
 
-def alarm(item: Alarm) -> dict[str, Any]:
-    return {
+def alarm(item: Alarm, audible: bool | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "id": item.id,
         "key": item.key,
         "kind": item.kind.value,
@@ -76,15 +84,37 @@ def alarm(item: Alarm) -> dict[str, Any]:
         "message": item.message,
         "source": item.source,
         "started_at": iso(item.started_at),
+        "condition": item.condition.value,
+        "signal": item.signal.value,
+        "latching": item.latching,
+        "acknowledged_by": item.acknowledged_by,
+        "acknowledged_at": iso(item.acknowledged_at),
+        "responsible": item.responsible,
+        "escalated": item.escalated,
+        "cause": item.cause,
     }
+    if audible is not None:
+        out["audible"] = audible
+    return out
 
 
 def transition(item: AlarmTransition) -> dict[str, Any]:
     return {
         **alarm(item.alarm),
-        "state": item.state.value,
+        "state": item.state,
+        "event": item.event.value,
         "at": iso(item.at),
         "message": item.message,
+        "user": item.user,
+        "notify": item.notify,
+    }
+
+
+def audio(state: AudioState) -> dict[str, Any]:
+    return {
+        "paused_until": iso(state.paused_until),
+        "paused_by": state.paused_by,
+        "paused_priority": state.paused_priority.value if state.paused_priority else None,
     }
 
 
@@ -100,6 +130,18 @@ def message(event: BusEvent) -> dict[str, Any]:
         return {"type": "pump", **pump(event)}
     if isinstance(event, AlarmTransition):
         return {"type": "alarm", **transition(event)}
+    if isinstance(event, OperatorAction):
+        return {
+            "type": "action",
+            "action": event.action,
+            "user": event.user,
+            "detail": event.detail,
+            "at": iso(event.at),
+        }
+    if isinstance(event, TabletCount):
+        return {"type": "tablets", "count": event.count, "at": iso(event.at)}
+    if isinstance(event, InfusionContext):
+        return {"type": "infusion", "running": event.running, "at": iso(event.at)}
     if isinstance(event, ServiceFault):
         return {
             "type": "service_fault",

@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from drivers.errors import DriverUsageError
 from drivers.registry import DeviceSpec, parse_device_spec
+from service.alarms.limits import Limits
 
 
 class Settings(BaseSettings):
@@ -33,8 +34,8 @@ class Settings(BaseSettings):
     #: ``client_timeout_s`` is disconnected (and a tablet that hears nothing alarms itself).
     heartbeat_s: float = Field(1.0, gt=0)
     client_timeout_s: float = Field(5.0, gt=0)
-    #: Placeholder physiological rule of the walking skeleton (the full engine replaces it).
-    spo2_low_limit: float = Field(90.0, ge=50, le=100)
+    #: Overrides of the alarm limits (names and ranges in ``service.alarms.limits.LIMITS``).
+    alarm_limits: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("devices", mode="before")
     @classmethod
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
                 parse_device_spec(spec)
             except DriverUsageError as exc:
                 raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("alarm_limits")
+    @classmethod
+    def _check_limits(cls, value: dict[str, float]) -> dict[str, float]:
+        Limits().changed(value)  # raises ValueError naming the bad entry
         return value
 
     def device_specs(self) -> list[DeviceSpec]:

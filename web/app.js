@@ -147,7 +147,12 @@ function renderAlarms() {
     const kind = document.createElement("span"); kind.className = "kind"; kind.textContent = `${a.priority} · ${a.kind}`;
     const text = document.createElement("span"); text.className = "text"; text.textContent = a.message;
     const since = document.createElement("span"); since.className = "since"; since.textContent = ageText(serverNow() - parseTime(a.started_at));
-    row.append(marker, kind, text, since);
+    row.dataset.signal = a.signal || "on";
+    const status = document.createElement("span"); status.className = "signal";
+    if (a.signal === "acknowledged") status.textContent = `acknowledged${a.acknowledged_by ? ` by ${a.acknowledged_by}` : ""}`;
+    else if (a.signal === "latched") status.textContent = "ended — awaiting acknowledgement";
+    if (a.escalated) status.textContent += `${status.textContent ? " · " : ""}escalated`;
+    row.append(marker, kind, text, status, since);
     box.append(row);
   }
 }

@@ -53,7 +53,7 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
     await websocket.accept()
     sub = runtime.bus.subscribe("tablet", Overflow.DROP_OLDEST, limit=CLIENT_QUEUE)
     snapshot = runtime.snapshot()  # taken right after subscribing: nothing falls in between
-    runtime.clients += 1
+    runtime.tablet_joined()
     heard = asyncio.Event()
     settings = runtime.settings
     try:
@@ -69,6 +69,8 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for task in done:
+            task.exception()  # retrieved: a closed socket is the normal way out
         if watchdog in done:
             log.warning("tablet silent for %.0f s: closing its socket", settings.client_timeout_s)
             with contextlib.suppress(Exception):
@@ -76,7 +78,7 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        runtime.clients -= 1
+        runtime.tablet_left()
         sub.close()
 
 

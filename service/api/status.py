@@ -29,7 +29,7 @@ async def latest(runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/alarms", summary="Alarms active now, highest priority first")
 async def alarms(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return [serialize.alarm(a) for a in runtime.live.alarms]
+    return [serialize.alarm(a, runtime.live.audible.get(a.id)) for a in runtime.live.alarms]
 
 
 @router.get("/alarms/log", summary="The alarm log, newest first")
@@ -43,6 +43,12 @@ async def alarm_log(
             ).all()
         return [
             {
+                "event": r.event,
+                "condition": r.condition,
+                "signal": r.signal,
+                "user": r.user,
+                "notify": r.notify,
+                "cause": r.cause,
                 "alarm_id": r.alarm_id,
                 "key": r.key,
                 "kind": r.kind,

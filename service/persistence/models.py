@@ -69,7 +69,7 @@ class PumpReadingRow(Base):
 
 
 class AlarmLogRow(Base):
-    """Every alarm transition (and, later, every human action on an alarm)."""
+    """Every alarm transition, with the user for human ones."""
 
     __tablename__ = "alarm_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,3 +82,23 @@ class AlarmLogRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    #: What happened (raised, acknowledged, latched, ended...) and the states after it.
+    event: Mapped[str] = mapped_column(String(32))
+    condition: Mapped[str] = mapped_column(String(16))
+    signal: Mapped[str] = mapped_column(String(16))
+    user: Mapped[str | None] = mapped_column(String(64))
+    notify: Mapped[str | None] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(256), default="")
+    mono: Mapped[float | None] = mapped_column(Float)
+
+
+class AuditLogRow(Base):
+    """Every human action (acknowledgements, audio pauses, limit changes...) with its user."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    mono: Mapped[float | None] = mapped_column(Float)
+    user: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(512))

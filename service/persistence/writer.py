@@ -20,10 +20,25 @@ from sqlalchemy.orm import Session
 
 from drivers.clock import Clock
 from drivers.readings import AvailabilityChange, DeviceConditions, PumpReading, VitalReading
-from service.alarms.model import Alarm, AlarmState, AlarmTransition, Kind, Priority, ServiceFault
+from service.alarms.model import (
+    Alarm,
+    AlarmTransition,
+    ConditionState,
+    Kind,
+    OperatorAction,
+    Priority,
+    ServiceFault,
+    SignalState,
+)
 from service.bus import Subscription
 from service.events import BusEvent
-from service.persistence.models import AlarmLogRow, DeviceEventRow, PumpReadingRow, ReadingRow
+from service.persistence.models import (
+    AlarmLogRow,
+    AuditLogRow,
+    DeviceEventRow,
+    PumpReadingRow,
+    ReadingRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +47,7 @@ BATCH = 500
 
 def _rows(events: Sequence[BusEvent]) -> dict[type, list[dict[str, Any]]]:
     rows: dict[type, list[dict[str, Any]]] = {
+        AuditLogRow: [],
         ReadingRow: [],
         DeviceEventRow: [],
         PumpReadingRow: [],
@@ -101,11 +117,38 @@ def _rows(events: Sequence[BusEvent]) -> dict[type, list[dict[str, Any]]]:
                     "key": a.key,
                     "kind": a.kind.value,
                     "priority": a.priority.value,
-                    "state": e.state.value,
-                    "message": e.message,
+                    "state": e.state,
+                    "message": e.message[:256],
                     "source": a.source,
                     "started_at": a.started_at,
                     "at": e.at,
+                    "event": e.event.value,
+                    "condition": a.condition.value,
+                    "signal": a.signal.value,
+                    "user": e.user,
+                    "notify": e.notify,
+                    "cause": a.cause[:256],
+                    "mono": e.mono,
+                }
+            )
+            if e.user is not None:
+                rows[AuditLogRow].append(
+                    {
+                        "at": e.at,
+                        "mono": e.mono,
+                        "user": e.user,
+                        "action": e.event.value,
+                        "detail": f"{a.id}: {e.message}"[:512],
+                    }
+                )
+        elif isinstance(e, OperatorAction):
+            rows[AuditLogRow].append(
+                {
+                    "at": e.at,
+                    "mono": e.mono,
+                    "user": e.user,
+                    "action": e.action,
+                    "detail": e.detail[:512],
                 }
             )
     return rows
@@ -120,19 +163,35 @@ def write_events(engine: Engine, events: Sequence[BusEvent]) -> None:
 
 
 def active_alarms(engine: Engine) -> list[Alarm]:
-    """Alarms whose last logged transition is ACTIVE (to restore after a restart)."""
+    """Alarms still shown at the last shutdown (their last logged signal is not OFF)."""
     with Session(engine) as session:
         rows = session.scalars(select(AlarmLogRow).order_by(AlarmLogRow.id)).all()
     last: dict[str, AlarmLogRow] = {}
     for row in rows:
         last[row.alarm_id] = row
-    return [
-        Alarm(
-            r.alarm_id, r.key, Kind(r.kind), Priority(r.priority), r.message, r.source, r.started_at
+    restored = []
+    for r in last.values():
+        if r.signal == SignalState.OFF.value:
+            continue
+        acked = r.signal == SignalState.ACKNOWLEDGED.value
+        restored.append(
+            Alarm(
+                id=r.alarm_id,
+                key=r.key,
+                kind=Kind(r.kind),
+                priority=Priority(r.priority),
+                message=r.message,
+                source=r.source,
+                started_at=r.started_at,
+                condition=ConditionState(r.condition),
+                signal=SignalState(r.signal),
+                latching=Priority(r.priority) is Priority.HIGH,
+                acknowledged_by=r.user if acked else None,
+                acknowledged_at=r.at if acked else None,
+                cause=r.cause,
+            )
         )
-        for r in last.values()
-        if r.state == AlarmState.ACTIVE.value
-    ]
+    return restored
 
 
 class PersistenceWriter:
