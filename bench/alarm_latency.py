@@ -55,8 +55,9 @@ def measure(trials: int = 300) -> dict[str, float]:
     def inject(occluded: bool, key: str) -> None:
         sent[key] = time.perf_counter()
         conditions = frozenset({PumpCondition.OCCLUSION}) if occluded else frozenset()
-        runtime.publish(PumpReading("pump", runtime.clock.utcnow(), PumpState.ALARM,
-                                    conditions=conditions))
+        runtime.publish(
+            PumpReading("pump", runtime.clock.utcnow(), PumpState.ALARM, conditions=conditions)
+        )
 
     with connect(f"ws://127.0.0.1:{port}/api/v1/live") as ws:
         ws.recv(timeout=5)  # snapshot

@@ -15,8 +15,12 @@ def throughput(seconds: float = 2.0) -> float:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     metrics = [Metric.HR, Metric.SPO2, Metric.PULSE_RATE, Metric.RESP_RATE, Metric.ETCO2]
     readings = [
-        VitalReading("monitor", m, rng.uniform(60, 130) if m is not Metric.SPO2 else
-                     rng.uniform(84, 100), t0 + timedelta(seconds=i / 5))
+        VitalReading(
+            "monitor",
+            m,
+            rng.uniform(60, 130) if m is not Metric.SPO2 else rng.uniform(84, 100),
+            t0 + timedelta(seconds=i / 5),
+        )
         for i, m in enumerate(metrics * 4000)
     ]
     engine = AlarmEngine()

@@ -62,8 +62,9 @@ def events(outputs: Iterable[Output]) -> list[tuple[str, Event, Priority]]:
     return [(t.alarm.key, t.event, t.alarm.priority) for t in transitions(outputs)]
 
 
-def stream(engine: AlarmEngine, metric: Metric, values: list[float], start: float = 0.0,
-           step: float = 1.0) -> list[Output]:
+def stream(
+    engine: AlarmEngine, metric: Metric, values: list[float], start: float = 0.0, step: float = 1.0
+) -> list[Output]:
     out: list[Output] = []
     for i, value in enumerate(values):
         t = start + i * step
@@ -89,8 +90,16 @@ def test_allowed_state_table_cites_its_clauses() -> None:
 # -- blood pressure ------------------------------------------------------------------------------
 
 # NIBP every 10 min of a typical-to-strong ketamine response, peaking at 172/104 at 40 min.
-KETAMINE_CURVE = [(0, 128, 80), (10, 141, 86), (20, 158, 95), (30, 167, 101), (40, 172, 104),
-                  (50, 163, 99), (65, 149, 91), (80, 138, 85)]
+KETAMINE_CURVE = [
+    (0, 128, 80),
+    (10, 141, 86),
+    (20, 158, 95),
+    (30, 167, 101),
+    (40, 172, 104),
+    (50, 163, 99),
+    (65, 149, 91),
+    (80, 138, 85),
+]
 
 
 def test_ketamine_curve_peaking_at_172_104_raises_medium_and_no_high() -> None:
@@ -113,7 +122,10 @@ def test_two_readings_at_180_110_five_minutes_apart_raise_high() -> None:
     assert transitions(cuff(engine, 186, 112, 120)) == []  # 2 min later: too soon to confirm
     [high] = transitions(cuff(engine, 182, 111, 300))
     assert (high.event, high.alarm.priority, high.message) == (
-        Event.UPDATED, Priority.HIGH, "SBP 182 ≥ 180")
+        Event.UPDATED,
+        Priority.HIGH,
+        "SBP 182 ≥ 180",
+    )
     assert high.alarm.latching
 
 
@@ -121,7 +133,8 @@ def test_a_single_205_125_raises_high_at_once() -> None:
     engine = AlarmEngine()
     raised = transitions(cuff(engine, 205, 125, 0))
     assert [(t.event, t.alarm.priority, t.message) for t in raised] == [
-        (Event.RAISED, Priority.HIGH, "SBP 205 ≥ 200")]
+        (Event.RAISED, Priority.HIGH, "SBP 205 ≥ 200")
+    ]
 
 
 def test_high_bp_latches_until_acknowledged() -> None:
@@ -130,8 +143,11 @@ def test_high_bp_latches_until_acknowledged() -> None:
     [latched] = transitions(cuff(engine, 140, 85, 600))
     assert (latched.event, latched.alarm.signal) == (Event.LATCHED, SignalState.LATCHED)
     [ended] = transitions(engine.acknowledge(raised.alarm.id, "nurse.kim", at(620)))
-    assert (ended.event, ended.user, ended.alarm.signal) == (Event.ENDED, "nurse.kim",
-                                                             SignalState.OFF)
+    assert (ended.event, ended.user, ended.alarm.signal) == (
+        Event.ENDED,
+        "nurse.kim",
+        SignalState.OFF,
+    )
     assert engine.active() == []
 
 
@@ -162,7 +178,10 @@ def test_hr_125_for_10_s_raises_nothing_for_60_s_medium() -> None:
     out = stream(engine, Metric.HR, [125] * 60, start=20)
     [raised] = transitions(out)
     assert (raised.alarm.key, raised.alarm.priority, raised.message) == (
-        "hr_high", Priority.MEDIUM, "HR 125 > 120")
+        "hr_high",
+        Priority.MEDIUM,
+        "HR 125 > 120",
+    )
     assert raised.at == at(20 + 30)  # the 30 s condition delay
 
 
@@ -186,7 +205,10 @@ def test_spo2_satseconds_medium_then_high() -> None:
     out = stream(engine, Metric.SPO2, [88] * 15)
     [medium] = transitions(out)
     assert (medium.alarm.priority, medium.message, medium.at) == (
-        Priority.MEDIUM, "SpO2 88 < 90", at(12))
+        Priority.MEDIUM,
+        "SpO2 88 < 90",
+        at(12),
+    )
     [high] = transitions(stream(engine, Metric.SPO2, [80] * 10, start=15))
     assert (high.event, high.alarm.priority) == (Event.UPDATED, Priority.HIGH)
 
@@ -217,11 +239,13 @@ def test_low_respiratory_rate() -> None:
 
 def test_pump_occlusion_raises_high_within_one_reading() -> None:
     engine = AlarmEngine()
-    pump = PumpReading("pump", at(0), PumpState.ALARM,
-                       conditions=frozenset({PumpCondition.OCCLUSION}))
+    pump = PumpReading(
+        "pump", at(0), PumpState.ALARM, conditions=frozenset({PumpCondition.OCCLUSION})
+    )
     raised = transitions(engine.observe(pump, at(0)))
     assert [(t.alarm.key, t.alarm.priority, t.alarm.kind) for t in raised] == [
-        ("pump:pump::occlusion", Priority.HIGH, Kind.TECHNICAL)]
+        ("pump:pump::occlusion", Priority.HIGH, Kind.TECHNICAL)
+    ]
     assert raised[0].message == "Pump pump: occlusion"
 
 
@@ -241,12 +265,16 @@ def test_pump_stopped_with_volume_left_for_2_min_then_complete() -> None:
     assert engine.next_deadline() == at(180)
     [stopped] = transitions(engine.tick(at(180)))
     assert (stopped.alarm.priority, stopped.message) == (
-        Priority.MEDIUM, "Pump pump stopped with volume left")
+        Priority.MEDIUM,
+        "Pump pump stopped with volume left",
+    )
     ended = transitions(pump(PumpState.INFUSING, 200, 5))
     assert [t.event for t in ended] == [Event.ENDED]
     [complete] = transitions(pump(PumpState.COMPLETE, 2500, 40))
     assert (complete.alarm.priority, complete.message) == (
-        Priority.LOW, "Pump pump: infusion complete")
+        Priority.LOW,
+        "Pump pump: infusion complete",
+    )
 
 
 def test_device_link_and_sensor_conditions() -> None:
@@ -255,7 +283,10 @@ def test_device_link_and_sensor_conditions() -> None:
         engine.observe(AvailabilityChange("monitor", Availability.STALE, at(0), "silent"), at(0))
     )
     assert (link.alarm.kind, link.alarm.priority, link.message) == (
-        Kind.TECHNICAL, Priority.MEDIUM, "monitor stale: silent")
+        Kind.TECHNICAL,
+        Priority.MEDIUM,
+        "monitor stale: silent",
+    )
     off = DeviceConditions("monitor", frozenset({Condition.SENSOR_OFF}), at(0))
     assert transitions(engine.observe(off, at(0))) == []  # a finger moved: wait
     [sensor] = transitions(engine.tick(at(10)))
@@ -272,7 +303,9 @@ def test_nibp_failed_low_then_medium_after_two_in_a_row() -> None:
     engine.observe(DeviceConditions("monitor", frozenset(), at(60)), at(60))
     [second] = transitions(engine.observe(failed, at(600)))
     assert (second.alarm.priority, second.message) == (
-        Priority.MEDIUM, "monitor: NIBP measurement failed (2 in a row)")
+        Priority.MEDIUM,
+        "monitor: NIBP measurement failed (2 in a row)",
+    )
     ended = transitions(cuff(engine, 130, 80, 660))
     assert ("nibp_failed:monitor", Event.ENDED) in [(t.alarm.key, t.event) for t in ended]
 
@@ -301,8 +334,11 @@ def test_acknowledge_then_reminder_while_still_present() -> None:
     engine = AlarmEngine()
     [raised] = transitions(stream(engine, Metric.SPO2, [85] * 8))
     [ack] = transitions(engine.acknowledge(raised.alarm.id, "nurse.kim", at(10)))
-    assert (ack.event, ack.alarm.signal, ack.user) == (Event.ACKNOWLEDGED,
-                                                       SignalState.ACKNOWLEDGED, "nurse.kim")
+    assert (ack.event, ack.alarm.signal, ack.user) == (
+        Event.ACKNOWLEDGED,
+        SignalState.ACKNOWLEDGED,
+        "nurse.kim",
+    )
     assert not engine.audible(ack.alarm, at(10))
     assert engine.acknowledge(raised.alarm.id, "nurse.kim", at(11)) == []
     assert engine.next_deadline() == at(130)
@@ -342,7 +378,11 @@ def test_unacknowledged_medium_escalates_to_high_and_notifies_the_nurse() -> Non
     assert engine.next_deadline() == at(120)
     [esc] = transitions(engine.tick(at(120)))
     assert (esc.event, esc.alarm.priority, esc.notify, esc.alarm.escalated) == (
-        Event.ESCALATED, Priority.HIGH, "nurse", True)
+        Event.ESCALATED,
+        Priority.HIGH,
+        "nurse",
+        True,
+    )
     assert transitions(engine.tick(at(500))) == []  # once
 
 
@@ -400,7 +440,10 @@ def test_latched_alarm_whose_cause_returns_sounds_again() -> None:
     back, worse = transitions(stream(engine, Metric.SPO2, [80] * 5, start=13))
     assert worse.alarm.priority is Priority.HIGH
     assert (back.event, back.alarm.condition, back.alarm.signal) == (
-        Event.RAISED, ConditionState.ACTIVE, SignalState.ON)
+        Event.RAISED,
+        ConditionState.ACTIVE,
+        SignalState.ON,
+    )
 
 
 def test_docs_list_every_limit_with_its_default_and_source() -> None:

@@ -14,11 +14,21 @@ T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 LIM = Limits()
 
 RANGES = {
-    Metric.HR: (30, 180), Metric.PULSE_RATE: (30, 180), Metric.SPO2: (70, 100),
-    Metric.RESP_RATE: (2, 30), Metric.NIBP_SYS: (70, 230), Metric.NIBP_DIA: (40, 140),
+    Metric.HR: (30, 180),
+    Metric.PULSE_RATE: (30, 180),
+    Metric.SPO2: (70, 100),
+    Metric.RESP_RATE: (2, 30),
+    Metric.NIBP_SYS: (70, 230),
+    Metric.NIBP_DIA: (40, 140),
 }
-NORMAL = {Metric.HR: 75, Metric.PULSE_RATE: 75, Metric.SPO2: 98, Metric.RESP_RATE: 14,
-          Metric.NIBP_SYS: 120, Metric.NIBP_DIA: 75}
+NORMAL = {
+    Metric.HR: 75,
+    Metric.PULSE_RATE: 75,
+    Metric.SPO2: 98,
+    Metric.RESP_RATE: 14,
+    Metric.NIBP_SYS: 120,
+    Metric.NIBP_DIA: 75,
+}
 
 step = st.tuples(
     st.sampled_from(sorted(RANGES)),
@@ -36,8 +46,9 @@ def build(steps: list[tuple[Metric, float, float, bool]]) -> list[tuple[float, V
         low, high = RANGES[metric]
         value = round(low + fraction * (high - low))
         validity = Validity.VALID if valid else Validity.INVALID
-        reading = VitalReading("monitor", metric, value if valid else None,
-                               T0 + timedelta(seconds=t), validity)
+        reading = VitalReading(
+            "monitor", metric, value if valid else None, T0 + timedelta(seconds=t), validity
+        )
         out.append((t, reading))
     return out
 
@@ -97,8 +108,11 @@ def test_every_alarm_ends_once_the_cause_goes_and_the_operator_acts(
         t += 1
         now = T0 + timedelta(seconds=t)
         for metric, value in NORMAL.items():
-            at = now if metric not in (Metric.NIBP_SYS, Metric.NIBP_DIA) else T0 + timedelta(
-                seconds=t - i % 60)  # a new cuff reading every minute
+            at = (
+                now
+                if metric not in (Metric.NIBP_SYS, Metric.NIBP_DIA)
+                else T0 + timedelta(seconds=t - i % 60)
+            )  # a new cuff reading every minute
             engine.observe(VitalReading("monitor", metric, value, at), now)
         engine.tick(now)
     # ...and the nurse acknowledges whatever is still shown (latched alarms).
