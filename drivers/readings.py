@@ -187,6 +187,7 @@ class PumpReading:
     channel: str = ""
     rate_ml_h: float | None = None
     volume_infused_ml: float | None = None
+    #: The programmed volume to be infused (the total); what is left is VTBI − volume infused.
     vtbi_ml: float | None = None
     time_remaining_s: float | None = None
     drug: str | None = None

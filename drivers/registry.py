@@ -26,6 +26,16 @@ DRIVERS: dict[str, tuple[str, str, str]] = {
         "GeDriHandler",
         "GE CARESCAPE / Datex-Ohmeda S/5 monitor, DRI computer interface (19200 8E1 RTS/CTS)",
     ),
+    "bbraun-bcc": (
+        "drivers.sessions.bbraun_bcc",
+        "BbraunBccHandler",
+        "B. Braun Space rack (SpaceCom) pumps, BCC read-only (9600 8N1 or socket://host:4001)",
+    ),
+    "alaris-asena": (
+        "drivers.sessions.alaris_asena",
+        "AlarisAsenaHandler",
+        "Alaris / CareFusion Asena GH/CC/GS syringe pump, ASENA read-only (38400 8N1)",
+    ),
 }
 
 

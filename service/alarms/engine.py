@@ -441,7 +441,8 @@ class AlarmEngine:
             self._pumps_infusing.discard(pump)
         if complete:
             self._pump_was_infusing.discard(pump)
-        left = (r.vtbi_ml or 0) > (r.volume_infused_ml or 0) or (r.vtbi_ml or 0) > 0
+        # Volume left: the programmed VTBI not yet infused (unknown VTBI counts as left).
+        left = r.vtbi_ml is None or r.vtbi_ml > (r.volume_infused_ml or 0.0)
         stopped = (
             r.state in (PumpState.PAUSED, PumpState.STANDBY, PumpState.ALARM)
             and pump in self._pump_was_infusing
