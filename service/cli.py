@@ -66,6 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", type=Path, default=None)
         p.add_argument("--config", type=Path, default=None)
 
+    users = sub.add_parser("users", help="manage users (sitter, nurse, admin)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a user; asks for the PIN")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["sitter", "nurse", "admin"])
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    listing = users_sub.add_parser("list", help="list users")
+    disable = users_sub.add_parser("disable", help="disable a user")
+    disable.add_argument("username")
+    enable = users_sub.add_parser("enable", help="enable a user again (clears a lock-out)")
+    enable.add_argument("username")
+    for p in (add, listing, disable, enable):
+        p.add_argument("--db", default=None)
+        p.add_argument("--data-dir", type=Path, default=None)
+        p.add_argument("--config", type=Path, default=None)
+
     sub.add_parser("drivers", help="list the device drivers")
     return parser
 
@@ -85,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "replay": _replay,
             "db": _db,
             "drivers": _drivers,
+            "users": _users,
         }[args.command]
         return handler(args)
     except (DriverUsageError, FileNotFoundError, ValueError) as exc:
@@ -162,7 +180,9 @@ def _demo(args: argparse.Namespace) -> int:
         if args.pump != "none":
             devices.append(f"pump:{args.pump}={link_dir / 'pump'}")
         settings = _load(args, devices=devices, bed="demo")
+        _demo_users(settings)
         print(f"Vigil demo: open http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+        print("  demo users: sitter / PIN 1111, nurse / PIN 2222, admin / PIN 9999", flush=True)
         return _run_server(settings)
     finally:
         simulator.terminate()
@@ -217,3 +237,63 @@ def _drivers(args: argparse.Namespace) -> int:
     for name in driver_names():
         print(json.dumps({"driver": name, "description": DRIVERS[name][2]}))
     return 0
+
+
+def _user_store(args: argparse.Namespace) -> Any:
+    from service.auth.users import UserStore
+    from service.persistence.db import make_engine, upgrade
+
+    settings = _load(args)
+    upgrade(settings.database_url)
+    return UserStore(make_engine(settings.database_url))
+
+
+def _users(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from service.auth.users import Role
+
+    store = _user_store(args)
+    if args.users_command == "list":
+        for user in store.all():
+            state = "active" if user.active else "disabled"
+            print(f"{user.username:20} {user.role.value:7} {state:8} {user.display_name}")
+        return 0
+    if args.users_command in ("disable", "enable"):
+        user = store.set_active(args.username, args.users_command == "enable")
+        print(f"{user.username}: {'active' if user.active else 'disabled'}")
+        return 0
+    if args.pin_stdin:
+        pin = sys.stdin.readline().strip()
+    else:
+        import getpass
+
+        pin = getpass.getpass(f"PIN or password for {args.username}: ")
+        if getpass.getpass("again: ") != pin:
+            print("vigil: the two entries differ", file=sys.stderr)
+            return 2
+    user = store.add(args.username, args.name, Role(args.role), pin, datetime.now(UTC))
+    print(f"added {user.username} ({user.role.value})")
+    return 0
+
+
+DEMO_USERS = (
+    ("sitter", "Demo sitter", "sitter", "1111"),
+    ("nurse", "Demo nurse", "nurse", "2222"),
+    ("admin", "Demo admin", "admin", "9999"),
+)
+
+
+def _demo_users(settings: Any) -> None:
+    """The demo's own users (only in the demo's data directory)."""
+    from datetime import UTC, datetime
+
+    from service.auth.users import Role, UserStore
+    from service.persistence.db import make_engine, upgrade
+
+    upgrade(settings.database_url)
+    store = UserStore(make_engine(settings.database_url))
+    existing = {u.username for u in store.all()}
+    for username, name, role, pin in DEMO_USERS:
+        if username not in existing:
+            store.add(username, name, Role(role), pin, datetime.now(UTC))

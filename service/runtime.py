@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from service.alarms.model import (
     ServiceFault,
     TabletCount,
 )
+from service.auth.sessions import SessionStore
+from service.auth.users import UserStore
 from service.bus import EventBus, Overflow, Woken
 from service.events import BusEvent
 from service.live import LiveState
@@ -58,9 +61,15 @@ class Runtime:
             self.publish,
             self.clock,
         )
-        self.sessions: list[DeviceSession] = []
+        self.device_sessions: list[DeviceSession] = []
+        self.users = UserStore(self.db)
+        self.sessions = SessionStore(
+            persist=self._off_loop(self.users.save_sign_in),
+            forget=self._off_loop(self.users.delete_sign_in),
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self.clients = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.started_at: datetime | None = None
 
     # -- the one way in -------------------------------------------------------------------
@@ -73,8 +82,13 @@ class Runtime:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.started_at = self.clock.utcnow()
         await asyncio.to_thread(upgrade, self.settings.database_url)
+        for digest, user, expires in await asyncio.to_thread(
+            self.users.sign_ins, self.clock.utcnow()
+        ):
+            self.sessions.restore(digest, user, expires)
         restored = await asyncio.to_thread(active_alarms, self.db)
         if restored:
             log.warning("restoring %d alarm(s) active at the last shutdown", len(restored))
@@ -88,7 +102,7 @@ class Runtime:
             session = DeviceSession(
                 spec.source, handler, spec.url, self._device_reading, self.clock
             )
-            self.sessions.append(session)
+            self.device_sessions.append(session)
             self._spawn(session.run(), f"device-{spec.source}")
 
     async def stop(self) -> None:
@@ -104,6 +118,24 @@ class Runtime:
         except Exception:
             log.exception("could not write the last events at shutdown")
         self.db.dispose()
+
+    def _off_loop(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """Run ``fn`` in a worker thread (fire and forget, errors logged): the event loop never
+        waits for the database."""
+
+        def call(*args: Any) -> None:
+            def run() -> None:
+                try:
+                    fn(*args)
+                except Exception:
+                    log.exception("%s failed", getattr(fn, "__name__", "background write"))
+
+            try:
+                asyncio.get_running_loop().run_in_executor(None, run)
+            except RuntimeError:  # no loop (command line): just do it
+                run()
+
+        return call
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -130,7 +162,7 @@ class Runtime:
 
     def _device_reading(self, reading: Reading) -> None:
         self.publish(reading)
-        for session in self.sessions:
+        for session in self.device_sessions:
             status = self.live.devices.get(session.source)
             if status is not None:
                 status.frames_ok = session.stats.frames_ok
@@ -147,7 +179,10 @@ class Runtime:
             if deadline is not None:
                 wait = max(0.0, (deadline - self.clock.utcnow()).total_seconds()) + 0.001
             try:
-                event = await asyncio.wait_for(self._alarm_sub.get(), wait)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+                # that lands together with the timeout.
+                async with asyncio.timeout(wait):
+                    event = await self._alarm_sub.get()
             except Woken:
                 continue
             except TimeoutError:
@@ -206,6 +241,10 @@ class Runtime:
         self._emit(outputs)
         self._alarm_sub.wake()  # the engine's next deadline may have moved
         return outputs
+
+    def audit(self, action: str, user: str, detail: str) -> None:
+        """Record a human action that is not an alarm action (sign-in, user changes...)."""
+        self._emit([OperatorAction(action, user, self.clock.utcnow(), detail)])
 
     def tablet_joined(self) -> None:
         self.clients += 1

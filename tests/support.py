@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from service.api.app import create_app
@@ -76,12 +77,47 @@ class RunningServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/v1/live"
 
+    def login(self, username: str = "sitter", pin: str | None = None) -> httpx.Client:
+        """An HTTP client signed in as one of the test users."""
+        client = httpx.Client(base_url=self.url)
+        response = client.post(
+            "/api/v1/auth/login", json={"username": username, "pin": pin or PINS[username]}
+        )
+        response.raise_for_status()
+        return client
+
+    def cookie_header(self, username: str = "sitter") -> dict[str, str]:
+        token = self.login(username).cookies["vigil_session"]
+        return {"Cookie": f"vigil_session={token}"}
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
 
+#: The users every test server has (role = user name).
+PINS = {"sitter": "1111", "nurse": "2222", "admin": "9999", "nurse2": "3333"}
+
+
+def add_test_users(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from service.auth.users import Role, UserStore
+    from service.persistence.db import make_engine, upgrade
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    store = UserStore(engine)
+    existing = {u.username for u in store.all()}
+    for username, pin in PINS.items():
+        if username not in existing:
+            role = Role(username.rstrip("0123456789"))
+            store.add(username, username.title(), role, pin, datetime.now(UTC))
+    engine.dispose()
+
+
 def start_server(settings: Settings, port: int | None = None) -> RunningServer:
+    add_test_users(settings)
     port = port or free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
     app = create_app(settings)

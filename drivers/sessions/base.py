@@ -225,7 +225,10 @@ class DeviceSession:
         timeout = max(0.0, min(deadlines) - now) if deadlines else 1.0
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, 1.0) + 0.005)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # lands together with the timeout, and the session would outlive its task.
+            async with asyncio.timeout(min(timeout, 1.0) + 0.005):
+                await self._wake.wait()
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

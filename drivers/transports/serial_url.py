@@ -10,6 +10,7 @@ so the simulator exercises exactly what a real port is opened with.
 
 from __future__ import annotations
 
+import termios
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -61,6 +62,7 @@ def open_url(url: str, settings: SerialSettings) -> Transport:
             write_timeout=1.0,
             exclusive=True if "://" not in url else None,
         )
-    except (serial.SerialException, OSError, ValueError) as exc:
+    # termios.error is not an OSError: tcsetattr on some ptys and adapters raises it.
+    except (serial.SerialException, OSError, ValueError, termios.error) as exc:
         raise TransportError(f"cannot open {url}: {exc}") from exc
     return port

@@ -1,13 +1,14 @@
 """Alarm actions: acknowledge, responsibility, audio pause, limits; and the audit log.
 
-Every action names its user and lands in the audit log. Until sign-in exists, the user is
-taken from the request body as given: the API must then only be reachable from the clinic's
-tablets.
+Every action is taken by the signed-in user and lands in the audit log. Acknowledging and
+responsibility need a nurse: either the signed-in user is one, or a nurse walking up to a
+tablet signed in as the sitter gives their user name and PIN with the request (no sign-out).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -19,22 +20,40 @@ from service import serialize
 from service.alarms.engine import Output
 from service.alarms.limits import LIMITS
 from service.alarms.model import AlarmTransition
+from service.api.auth import verify
 from service.api.deps import RuntimeDep
+from service.api.security import Nurse, Viewer
+from service.auth.users import Role, User
 from service.persistence.models import AuditLogRow
+from service.runtime import Runtime
 
 router = APIRouter(tags=["alarms"])
 
 
-class Actor(BaseModel):
-    user: str = Field(min_length=1, max_length=64, description="Who acts (audited).")
+class NurseProof(BaseModel):
+    """A nurse's credentials given at a tablet signed in as someone else (optional)."""
+
+    username: str | None = Field(None, max_length=32)
+    pin: str | None = Field(None, max_length=128)
 
 
-class AudioPause(Actor):
+class AudioPause(BaseModel):
     seconds: float | None = Field(None, gt=0, le=120, description="At most 120 s.")
 
 
-class LimitChange(Actor):
+class LimitChange(BaseModel):
     limits: dict[str, float] = Field(description="Limit name → new value (see GET /limits).")
+
+
+async def acting_nurse(user: User, proof: NurseProof | None, runtime: Runtime) -> User:
+    if user.role.at_least(Role.NURSE):
+        return user
+    if proof is None or not proof.username or not proof.pin:
+        raise HTTPException(403, "a nurse must confirm with user name and PIN")
+    nurse = await verify(runtime, proof.username, proof.pin)
+    if not nurse.role.at_least(Role.NURSE):
+        raise HTTPException(403, f"{nurse.username} is not a nurse")
+    return nurse
 
 
 def _out(outputs: list[Output]) -> list[dict[str, Any]]:
@@ -44,42 +63,53 @@ def _out(outputs: list[Output]) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm")
-async def acknowledge(alarm_id: str, body: Actor, runtime: RuntimeDep) -> list[dict[str, Any]]:
+def _alarm_action(
+    runtime: Runtime, action: Callable[[str, str], list[Output]], alarm_id: str, user: User
+) -> list[dict[str, Any]]:
     try:
-        return _out(runtime.acknowledge(alarm_id, body.user))
+        return _out(action(alarm_id, user.username))
     except KeyError:
         raise HTTPException(404, f"no shown alarm with id {alarm_id!r}") from None
 
 
-@router.post("/alarms/{alarm_id}/accept", summary="Accept responsibility for an alarm")
-async def accept(alarm_id: str, body: Actor, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    try:
-        return _out(runtime.accept_responsibility(alarm_id, body.user))
-    except KeyError:
-        raise HTTPException(404, f"no shown alarm with id {alarm_id!r}") from None
+@router.post("/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm (nurse)")
+async def acknowledge(
+    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+) -> list[dict[str, Any]]:
+    nurse = await acting_nurse(user, body, runtime)
+    return _alarm_action(runtime, runtime.acknowledge, alarm_id, nurse)
 
 
-@router.post("/alarms/{alarm_id}/reject", summary="Reject responsibility (escalates at once)")
-async def reject(alarm_id: str, body: Actor, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    try:
-        return _out(runtime.reject_responsibility(alarm_id, body.user))
-    except KeyError:
-        raise HTTPException(404, f"no shown alarm with id {alarm_id!r}") from None
+@router.post("/alarms/{alarm_id}/accept", summary="Accept responsibility for an alarm (nurse)")
+async def accept(
+    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+) -> list[dict[str, Any]]:
+    nurse = await acting_nurse(user, body, runtime)
+    return _alarm_action(runtime, runtime.accept_responsibility, alarm_id, nurse)
+
+
+@router.post("/alarms/{alarm_id}/reject", summary="Reject responsibility: escalates at once")
+async def reject(
+    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+) -> list[dict[str, Any]]:
+    nurse = await acting_nurse(user, body, runtime)
+    return _alarm_action(runtime, runtime.reject_responsibility, alarm_id, nurse)
 
 
 @router.post("/audio/pause", summary="Pause audible alarm signals (at most 2 min)")
-async def pause(body: AudioPause, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return _out(runtime.pause_audio(body.user, body.seconds))
+async def pause(
+    user: Viewer, runtime: RuntimeDep, body: AudioPause | None = None
+) -> list[dict[str, Any]]:
+    return _out(runtime.pause_audio(user.username, body.seconds if body else None))
 
 
 @router.post("/audio/resume", summary="End an audio pause")
-async def resume(body: Actor, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return _out(runtime.resume_audio(body.user))
+async def resume(user: Viewer, runtime: RuntimeDep) -> list[dict[str, Any]]:
+    return _out(runtime.resume_audio(user.username))
 
 
 @router.get("/alarms/limits", summary="Current alarm limits with defaults and sources")
-async def limits(runtime: RuntimeDep) -> dict[str, Any]:
+async def limits(user: Viewer, runtime: RuntimeDep) -> dict[str, Any]:
     current = runtime.engine.limits.as_dict()
     return {
         name: {
@@ -94,17 +124,19 @@ async def limits(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.put("/alarms/limits", summary="Change alarm limits (audited)")
-async def change_limits(body: LimitChange, runtime: RuntimeDep) -> list[dict[str, Any]]:
+@router.put("/alarms/limits", summary="Change alarm limits (nurse; audited)")
+async def change_limits(
+    body: LimitChange, nurse: Nurse, runtime: RuntimeDep
+) -> list[dict[str, Any]]:
     try:
-        return _out(runtime.set_limits(body.limits, body.user))
+        return _out(runtime.set_limits(body.limits, nurse.username))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
 
 @router.get("/audit", summary="The audit log of human actions, newest first")
 async def audit(
-    runtime: RuntimeDep, limit: int = Query(100, ge=1, le=10_000)
+    user: Viewer, runtime: RuntimeDep, limit: int = Query(100, ge=1, le=10_000)
 ) -> list[dict[str, Any]]:
     def query() -> list[dict[str, Any]]:
         with Session(runtime.db) as session:

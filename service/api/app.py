@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from drivers.clock import Clock
-from service.api import alarms, live, status
+from service.api import alarms, auth, live, status
+from service.api.security import origin_guard
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.include_router(status.router, prefix="/api/v1")
+    app.middleware("http")(origin_guard)
+    app.include_router(auth.router, prefix="/api/v1")
     app.include_router(alarms.router, prefix="/api/v1")
     app.include_router(live.router, prefix="/api/v1")
     if WEB_DIR.is_dir():

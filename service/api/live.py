@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
 from service import serialize
 from service.api.deps import ws_runtime
+from service.api.security import websocket_user
 from service.bus import Overflow, Subscription
 from service.events import BusEvent
 from service.runtime import Runtime
@@ -49,6 +50,10 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runtime)]) -> None:
     if not _origin_allowed(websocket):
         await websocket.close(code=1008, reason="origin not allowed")
+        return
+    user = websocket_user(websocket)
+    if user is None:
+        await websocket.close(code=1008, reason="sign in first")
         return
     await websocket.accept()
     sub = runtime.bus.subscribe("tablet", Overflow.DROP_OLDEST, limit=CLIENT_QUEUE)
@@ -103,7 +108,8 @@ async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusE
             }
             await websocket.send_text(json.dumps(beat))
         try:
-            event = await asyncio.wait_for(queue.get(), max(0.0, next_beat - loop.time()))
+            async with asyncio.timeout(max(0.0, next_beat - loop.time())):
+                event = await queue.get()
         except TimeoutError:
             continue
         await websocket.send_text(json.dumps(serialize.message(event)))
@@ -124,6 +130,7 @@ async def _watch_client(heard: asyncio.Event, timeout: float) -> None:
     while True:
         heard.clear()
         try:
-            await asyncio.wait_for(heard.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await heard.wait()
         except TimeoutError:
             return

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service import serialize
 from service.api.deps import RuntimeDep
+from service.api.security import Viewer
 from service.persistence.models import AlarmLogRow
 
 router = APIRouter(tags=["status"])
@@ -22,19 +23,19 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.get("/readings/latest", summary="The latest value of every metric, pump and condition")
-async def latest(runtime: RuntimeDep) -> dict[str, Any]:
+async def latest(user: Viewer, runtime: RuntimeDep) -> dict[str, Any]:
     snap = runtime.snapshot()
     return {key: snap[key] for key in ("server_time", "vitals", "conditions", "pumps", "devices")}
 
 
 @router.get("/alarms", summary="Alarms active now, highest priority first")
-async def alarms(runtime: RuntimeDep) -> list[dict[str, Any]]:
+async def alarms(user: Viewer, runtime: RuntimeDep) -> list[dict[str, Any]]:
     return [serialize.alarm(a, runtime.live.audible.get(a.id)) for a in runtime.live.alarms]
 
 
 @router.get("/alarms/log", summary="The alarm log, newest first")
 async def alarm_log(
-    runtime: RuntimeDep, limit: int = Query(100, ge=1, le=10_000)
+    user: Viewer, runtime: RuntimeDep, limit: int = Query(100, ge=1, le=10_000)
 ) -> list[dict[str, Any]]:
     def query() -> list[dict[str, Any]]:
         with Session(runtime.db) as session:

@@ -60,7 +60,7 @@ def test_live_values_alarms_and_recovery(
     simulated: Callable[..., RunningSimulator], serve: Callable[..., RunningServer]
 ) -> None:
     sim, server = start(simulated, serve)
-    with connect(server.ws_url) as ws:
+    with connect(server.ws_url, additional_headers=server.cookie_header()) as ws:
         client = LiveClient(ws)
         snapshot = client.next(timeout=5)
         assert snapshot is not None and snapshot["type"] == "snapshot"
@@ -87,16 +87,18 @@ def test_live_values_alarms_and_recovery(
     health = httpx.get(f"{server.url}/api/v1/health").json()
     assert health["devices"][0]["availability"] == "connected"
     assert health["storage"]["ok"] is True
-    latest = httpx.get(f"{server.url}/api/v1/readings/latest").json()
+    assert httpx.get(f"{server.url}/api/v1/readings/latest").status_code == 401
+    sitter = server.login("sitter")
+    latest = sitter.get("/api/v1/readings/latest").json()
     assert latest["vitals"]["spo2"]["value"] == 85.0
-    assert [a["key"] for a in httpx.get(f"{server.url}/api/v1/alarms").json()] == ["spo2_low"]
+    assert [a["key"] for a in sitter.get("/api/v1/alarms").json()] == ["spo2_low"]
 
 
 def test_alarm_log_survives_a_restart(
     simulated: Callable[..., RunningSimulator], serve: Callable[..., RunningServer]
 ) -> None:
     sim, server = start(simulated, serve)
-    with connect(server.ws_url) as ws:
+    with connect(server.ws_url, additional_headers=server.cookie_header()) as ws:
         client = LiveClient(ws)
         client.wait(lambda m: m["type"] == "vital")
         sim.scenario.vitals.spo2 = 80
@@ -104,9 +106,9 @@ def test_alarm_log_survives_a_restart(
     server.stop()
     sim.scenario.vitals.spo2 = 97
     second = serve(devices=[f"monitor:masimo-ascii={sim.devices['monitor'].link.path}"])
-    log = httpx.get(f"{second.url}/api/v1/alarms/log").json()
+    log = second.login("nurse").get("/api/v1/alarms/log").json()
     assert any(row["key"] == "spo2_low" and row["state"] == "active" for row in log)
-    with connect(second.ws_url) as ws:
+    with connect(second.ws_url, additional_headers=second.cookie_header()) as ws:
         client = LiveClient(ws)
         snapshot = client.next(timeout=5)
         assert snapshot is not None
@@ -119,10 +121,14 @@ def test_silent_client_is_dropped_and_foreign_origin_refused(
     serve: Callable[..., RunningServer],
 ) -> None:
     server = serve(client_timeout_s=1.0)
-    with connect(server.ws_url) as ws:
+    with connect(server.ws_url, additional_headers=server.cookie_header()) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
         with pytest.raises(ConnectionClosed):  # noqa: PT012 - never answers the heartbeat
             while True:
                 ws.recv(timeout=5)
     with pytest.raises(InvalidStatus):
-        connect(server.ws_url, origin="http://evil.example")  # type: ignore[arg-type]
+        connect(
+            server.ws_url,
+            origin="http://evil.example",  # type: ignore[arg-type]
+            additional_headers=server.cookie_header(),
+        )

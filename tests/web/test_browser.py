@@ -38,6 +38,14 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def sign_in(page: Page, server: RunningServer, username: str = "sitter") -> None:
+    """Put a real session cookie (from the sign-in API) into the browser context."""
+    token = server.login(username).cookies["vigil_session"]
+    page.context.add_cookies(
+        [{"name": "vigil_session", "value": token, "url": server.url, "httpOnly": True}]
+    )
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -53,6 +61,7 @@ def test_live_spo2_then_stale_and_technical_alarm_then_recovery(
 ) -> None:
     sim = simulated("masimo-ascii")
     server = serve(devices=[f"monitor:masimo-ascii={sim.devices['monitor'].link.path}"])
+    sign_in(page, server)
     page.goto(server.url)
     spo2 = page.locator('[data-metric="spo2"]')
     expect(spo2.locator(".value")).to_have_text("98", timeout=5000)
@@ -82,6 +91,7 @@ def test_low_spo2_alarm_is_shown_with_its_priority(
     sim = simulated("masimo-ascii")
     sim.scenario.vitals.spo2 = 86
     server = serve(devices=[f"monitor:masimo-ascii={sim.devices['monitor'].link.path}"])
+    sign_in(page, server)
     page.goto(server.url)
     alarm = page.locator('.alarm[data-priority="medium"]')
     # 86 % accumulates 4 %·s per second: the 25 %·s SatSeconds limit is reached in ~7 s.
@@ -98,6 +108,7 @@ def test_connection_lost_within_5_s_and_recovers_by_itself(
     sim = simulated("masimo-ascii")
     devices = [f"monitor:masimo-ascii={sim.devices['monitor'].link.path}"]
     server = serve(devices=devices)
+    sign_in(page, server)
     page.goto(server.url)
     expect(page.locator("#connection")).to_have_text("Live", timeout=5000)
     server.stop()

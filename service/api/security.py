@@ -1,0 +1,66 @@
+"""Who is asking: the signed-in user from the session cookie, role checks, origin checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, WebSocket
+from starlette.responses import JSONResponse, Response
+
+from service.auth.sessions import COOKIE
+from service.auth.users import Role, User
+from service.runtime import Runtime
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def signed_in(request: Request) -> User:
+    runtime = _runtime(request)
+    sign_in = runtime.sessions.get(request.cookies.get(COOKIE), runtime.clock.utcnow())
+    if sign_in is None:
+        raise HTTPException(401, "sign in first")
+    return sign_in.user
+
+
+def websocket_user(websocket: WebSocket) -> User | None:
+    runtime: Runtime = websocket.app.state.runtime
+    sign_in = runtime.sessions.get(websocket.cookies.get(COOKIE), runtime.clock.utcnow())
+    return None if sign_in is None else sign_in.user
+
+
+def require(role: Role) -> Callable[[User], User]:
+    def check(user: Annotated[User, Depends(signed_in)]) -> User:
+        if not user.role.at_least(role):
+            raise HTTPException(403, f"this needs a {role.value} (you are a {user.role.value})")
+        return user
+
+    return check
+
+
+Viewer = Annotated[User, Depends(require(Role.SITTER))]
+Nurse = Annotated[User, Depends(require(Role.NURSE))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]
+MaybeUser = Annotated[User, Depends(signed_in)]
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    return origin is None or urlsplit(origin).netloc == (host or "")
+
+
+async def origin_guard(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Refuse state-changing requests a browser sends from another site (CSRF)."""
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        origin = request.headers.get("origin")
+        if origin is None and request.headers.get("referer"):
+            referer = urlsplit(request.headers["referer"])
+            origin = f"{referer.scheme}://{referer.netloc}"
+        if not same_origin(origin, request.headers.get("host")):
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    return await call_next(request)

@@ -1,0 +1,98 @@
+"""Sign-in sessions: random tokens in an HttpOnly, SameSite=Strict cookie.
+
+Sessions are short-lived and slide with use: a sitter's tablet stays signed in through a shift
+(``sitter_idle``), nurse and admin sessions end after a few idle minutes (``staff_idle``), so a
+nurse who walks away does not leave a nurse session open.
+
+Lookups are served from memory (never a database read on the event loop). Each session is also
+kept in the ``sign_ins`` table (a SHA-256 of the token, never the token) by the caller, through
+``persist``/``forget`` callbacks run off the loop, so that a restart of the service — by the
+watchdog, say — does not leave the bedside tablet signed out and blind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.auth.users import Role, User
+
+COOKIE = "vigil_session"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class SignIn:
+    token: str
+    user: User
+    created: datetime
+    expires: datetime
+
+
+class SessionStore:
+    def __init__(
+        self,
+        sitter_idle: timedelta = timedelta(hours=12),
+        staff_idle: timedelta = timedelta(minutes=15),
+        persist: Callable[[str, str, datetime], None] | None = None,
+        forget: Callable[[str], None] | None = None,
+    ) -> None:
+        self.sitter_idle = sitter_idle
+        self.staff_idle = staff_idle
+        self._persist = persist
+        self._forget = forget
+        self._sessions: dict[str, SignIn] = {}  # by token hash
+
+    def _idle(self, user: User) -> timedelta:
+        return self.sitter_idle if user.role is Role.SITTER else self.staff_idle
+
+    def create(self, user: User, now: datetime) -> SignIn:
+        self._expire(now)
+        token = secrets.token_urlsafe(32)
+        sign_in = SignIn(token, user, now, now + self._idle(user))
+        self._sessions[token_hash(token)] = sign_in
+        if self._persist:
+            self._persist(token_hash(token), user.username, sign_in.expires)
+        return sign_in
+
+    def restore(self, digest: str, user: User, expires: datetime) -> None:
+        """Re-adopt a session kept in the database (the token itself is only in the cookie)."""
+        self._sessions[digest] = SignIn("", user, expires - self._idle(user), expires)
+
+    def get(self, token: str | None, now: datetime) -> SignIn | None:
+        if not token:
+            return None
+        digest = token_hash(token)
+        sign_in = self._sessions.get(digest)
+        if sign_in is None:
+            return None
+        if now >= sign_in.expires:
+            self._drop(digest)
+            return None
+        sign_in.expires = now + self._idle(sign_in.user)  # sliding, in memory
+        return sign_in
+
+    def end(self, token: str | None) -> SignIn | None:
+        if not token:
+            return None
+        return self._drop(token_hash(token))
+
+    def end_user(self, username: str) -> None:
+        for digest in [d for d, s in self._sessions.items() if s.user.username == username]:
+            self._drop(digest)
+
+    def _drop(self, digest: str) -> SignIn | None:
+        sign_in = self._sessions.pop(digest, None)
+        if sign_in is not None and self._forget:
+            self._forget(digest)
+        return sign_in
+
+    def _expire(self, now: datetime) -> None:
+        for digest in [d for d, s in self._sessions.items() if now >= s.expires]:
+            self._drop(digest)
