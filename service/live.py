@@ -46,6 +46,7 @@ class LiveState:
         self.audio = AudioState()
         self.annunciation: Priority | None = None
         self.tablets = 0
+        self.limits: dict[str, float] = {}
 
     def apply(self, event: BusEvent) -> None:
         if isinstance(event, VitalReading):
@@ -94,4 +95,5 @@ class LiveState:
                 "annunciation": self.annunciation.value if self.annunciation else None,
             },
             "tablets": self.tablets,
+            "limits": self.limits,
         }

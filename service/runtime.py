@@ -49,6 +49,7 @@ class Runtime:
         self.specs = settings.device_specs()
         self.live = LiveState(settings.bed, self.specs)
         self.engine = AlarmEngine(Limits().changed(settings.alarm_limits))
+        self.live.limits = self.engine.limits.as_dict()
         self.db = make_engine(settings.database_url)
         self._alarm_sub = self.bus.subscribe(
             "alarm-runner",
@@ -212,6 +213,7 @@ class Runtime:
 
     def _refresh_alarms(self) -> None:
         now = self.clock.utcnow()
+        self.live.limits = self.engine.limits.as_dict()
         self.live.alarms = self.engine.active()
         self.live.audible = {a.id: self.engine.audible(a, now) for a in self.live.alarms}
         self.live.audio = self.engine.audio

@@ -112,7 +112,12 @@ async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusE
                 event = await queue.get()
         except TimeoutError:
             continue
-        await websocket.send_text(json.dumps(serialize.message(event)))
+        message = serialize.message(event)
+        if message["type"] == "action":
+            # Audio pauses and limit changes change what the tablet must sound or draw.
+            message["audio"] = runtime.snapshot()["audio"]
+            message["limits"] = runtime.engine.limits.as_dict()
+        await websocket.send_text(json.dumps(message))
 
 
 async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:

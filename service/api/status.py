@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from service import serialize
 from service.api.deps import RuntimeDep
 from service.api.security import Viewer
-from service.persistence.models import AlarmLogRow
+from service.persistence.models import AlarmLogRow, ReadingRow
 
 router = APIRouter(tags=["status"])
 
@@ -64,3 +65,30 @@ async def alarm_log(
         ]
 
     return await asyncio.to_thread(query)
+
+
+@router.get("/readings/history", summary="Stored vital readings of the last minutes, per metric")
+async def history(
+    user: Viewer,
+    runtime: RuntimeDep,
+    minutes: float = Query(240, gt=0, le=24 * 60),
+    metrics: str = Query("hr,pulse_rate,spo2,nibp_sys,nibp_dia,nibp_mean,resp_rate,etco2"),
+) -> dict[str, Any]:
+    """``{"metrics": {name: [[unix_seconds, value_or_null], ...]}}``, oldest first; invalid
+    readings are ``null`` so a chart shows the gap."""
+    wanted = [m.strip() for m in metrics.split(",") if m.strip()]
+    since = runtime.clock.utcnow() - timedelta(minutes=minutes)
+
+    def query() -> dict[str, list[list[float | None]]]:
+        out: dict[str, list[list[float | None]]] = {m: [] for m in wanted}
+        with Session(runtime.db) as session:
+            rows = session.execute(
+                select(ReadingRow.metric, ReadingRow.measured_at, ReadingRow.value)
+                .where(ReadingRow.metric.in_(wanted), ReadingRow.measured_at >= since)
+                .order_by(ReadingRow.measured_at)
+            ).all()
+        for metric, at, value in rows:
+            out[metric].append([at.timestamp(), value])
+        return out
+
+    return {"since": serialize.iso(since), "metrics": await asyncio.to_thread(query)}
