@@ -36,6 +36,11 @@ DRIVERS: dict[str, tuple[str, str, str]] = {
         "AlarisAsenaHandler",
         "Alaris / CareFusion Asena GH/CC/GS syringe pump, ASENA read-only (38400 8N1)",
     ),
+    "philips-intellivue": (
+        "drivers.sessions.philips_intellivue",
+        "PhilipsIntellivueHandler",
+        "Philips IntelliVue MP/MX monitor, Data Export over MIB/RS232 (115200 8N1)",
+    ),
 }
 
 

@@ -62,6 +62,8 @@ class Handler(Protocol):
 
     def next_deadline(self) -> float | None: ...
 
+    # Optional: ``on_close(mono, wall) -> HandlerOutput`` — what to send on a clean shutdown.
+
 
 @dataclass(slots=True)
 class SessionStats:
@@ -125,7 +127,22 @@ class DeviceSession:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            self._goodbye()
             self._close()
+
+    def _goodbye(self) -> None:
+        """Send what the protocol sends on a clean shutdown (e.g. an IntelliVue Release), if
+        the handler has an ``on_close``; best effort, bounded by the port's write time-out."""
+        on_close = getattr(self.handler, "on_close", None)
+        port = self._port
+        if on_close is None or port is None:
+            return
+        try:
+            out: HandlerOutput = on_close(self._clock.monotonic(), self._clock.utcnow())
+            for data in out.writes:
+                port.write(data)
+        except Exception as exc:  # the link may already be gone: nothing more to do
+            log.info("%s: no clean goodbye: %s", self.source, exc)
 
     # -- opening and closing ---------------------------------------------------------------
 

@@ -23,6 +23,9 @@ class Fault(StrEnum):
     WRONG_LENGTH = "wrong_length"
     MID_FRAME = "mid_frame"  # the next transmission starts in the middle of a frame
     ABSURD_VALUE = "absurd_value"  # e.g. SpO2 300 %
+    REFUSE = "refuse"  # the device refuses to associate (IntelliVue Association Refuse)
+    ABORT = "abort"  # the device aborts the running session (IntelliVue Association Abort)
+    DEMO_MODE = "demo_mode"  # the device runs in demo mode: simulated data flagged as such
 
 
 class Emulator(Protocol):

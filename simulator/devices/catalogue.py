@@ -12,9 +12,10 @@ EMULATORS: dict[str, tuple[str, str]] = {
     "ge-dri": ("simulator.devices.ge_dri", "GeDriEmulator"),
     "bbraun-bcc": ("simulator.devices.bbraun_bcc", "BbraunSpaceEmulator"),
     "alaris-asena": ("simulator.devices.alaris_asena", "AlarisAsenaEmulator"),
+    "philips-intellivue": ("simulator.devices.philips_intellivue", "PhilipsIntellivueEmulator"),
 }
 
-MONITORS = ("masimo-ascii", "ge-dri")
+MONITORS = ("masimo-ascii", "ge-dri", "philips-intellivue")
 PUMPS = ("bbraun-bcc", "alaris-asena")
 
 
