@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format types pytest bench venv chromium clean
+.PHONY: demo test lint format types pytest bench venv debian-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -19,14 +19,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Browser tests drive Debian's Chromium through Playwright (no browser download).
-chromium:
-	@if [ ! -x "$(CHROMIUM)" ]; then \
+# Debian packages the tests use: Chromium for the browser tests (driven by Playwright, no browser
+# download), shellcheck and systemd-analyze for the deployment files, aplay for the bedside sound.
+debian-deps:
+	@missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v aplay >/dev/null || missing="$$missing alsa-utils"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian packages for the tests:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "The browser tests need Chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path/to/chromium)"; exit 1; \
+	    echo "The tests need Debian packages:$$missing - run: sudo apt-get install$$missing"; exit 1; \
 	  fi; \
 	fi
 
@@ -44,7 +50,7 @@ format: venv
 types: venv
 	$(VENV)/bin/mypy
 
-pytest: venv chromium
+pytest: venv debian-deps
 	VIGIL_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest
 
 test: lint types pytest

@@ -14,6 +14,7 @@ from typing import Any
 
 from drivers.errors import DriverUsageError
 from drivers.registry import DRIVERS, driver_names
+from service.platform import cli_devices
 
 log = logging.getLogger("vigil")
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", type=Path, default=None)
 
     sub.add_parser("drivers", help="list the device drivers")
+    cli_devices.add_parser(sub)
     return parser
 
 
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "db": _db,
             "drivers": _drivers,
             "users": _users,
+            "devices": cli_devices.run,
         }[args.command]
         return handler(args)
     except (DriverUsageError, FileNotFoundError, ValueError) as exc:

@@ -33,6 +33,9 @@ from service.events import BusEvent
 from service.live import LiveState
 from service.persistence.db import make_engine, upgrade
 from service.persistence.writer import PersistenceWriter, active_alarms
+from service.platform import systemd
+from service.platform.annunciator import Annunciator, make_backend
+from service.platform.clock_sync import watch_clock
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self.clients = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.annunciator: Annunciator | None = None
         self.started_at: datetime | None = None
 
     # -- the one way in -------------------------------------------------------------------
@@ -95,6 +99,7 @@ class Runtime:
             log.warning("restoring %d alarm(s) active at the last shutdown", len(restored))
             self.engine.restore(restored, self.clock.utcnow())
             self._refresh_alarms()
+        await self._start_platform()
         self._spawn(self.writer.run(), "persistence-writer")
         self._spawn(self._alarm_runner(), "alarm-runner")
         self._spawn(self._watch_backlog(), "backlog-watch")
@@ -107,6 +112,7 @@ class Runtime:
             self._spawn(session.run(), f"device-{spec.source}")
 
     async def stop(self) -> None:
+        systemd.notify_stopping()
         for task in reversed(self._tasks):
             task.cancel()
         for task in self._tasks:
@@ -119,6 +125,64 @@ class Runtime:
         except Exception:
             log.exception("could not write the last events at shutdown")
         self.db.dispose()
+
+    async def _start_platform(self) -> None:
+        """Bedside-unit integration: systemd watchdog, local annunciation, clock check."""
+        s = self.settings
+        if s.annunciator != "none":
+            backend = make_backend(
+                s.annunciator,
+                alsa_device=s.annunciator_alsa_device,
+                cache_dir=s.data_dir / "sounds",
+                gpio_pin=s.annunciator_gpio_pin,
+                gpio_on_command=s.annunciator_gpio_on or None,
+                gpio_off_command=s.annunciator_gpio_off or None,
+            )
+            self.annunciator = Annunciator(
+                backend, grace_s=s.annunciator_grace_s, on_fault=self._fault("local_annunciation")
+            )
+            await self.annunciator.self_test()
+            # The engine, not live.annunciation: an audio pause that simply expires changes
+            # what must sound without any transition.
+            self._spawn(
+                self.annunciator.run(
+                    lambda: (self.engine.annunciation(self.clock.utcnow()), self.clients)
+                ),
+                "local-annunciation",
+            )
+        if s.clock_check:
+            report = self._fault("clock")
+            self._spawn(
+                watch_clock(
+                    lambda ok, detail: report(None if ok else detail),
+                    interval_s=s.clock_check_interval_s,
+                    command=s.clock_check_command or None,
+                ),
+                "clock-check",
+            )
+        # Pings only while the loop runs and the alarm path is alive; returns at once outside
+        # systemd.
+        self._spawn(systemd.watchdog_task(healthy=self._healthy), "systemd-watchdog")
+
+    def _healthy(self) -> bool:
+        return all(
+            not t.done()
+            for t in self._tasks
+            if t.get_name() in ("alarm-runner", "persistence-writer")
+        )
+
+    def _fault(self, name: str) -> Callable[[str | None], None]:
+        def report(detail: str | None) -> None:
+            self.publish(
+                ServiceFault(
+                    name,
+                    detail is not None,
+                    detail or f"{name}: working again",
+                    self.clock.utcnow(),
+                )
+            )
+
+        return report
 
     def _off_loop(self, fn: Callable[..., None]) -> Callable[..., None]:
         """Run ``fn`` in a worker thread (fire and forget, errors logged): the event loop never

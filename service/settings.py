@@ -6,9 +6,9 @@ Nothing here is read at import time (``load_settings`` is called by the CLI or a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     #: ``client_timeout_s`` is disconnected (and a tablet that hears nothing alarms itself).
     heartbeat_s: float = Field(1.0, gt=0)
     client_timeout_s: float = Field(5.0, gt=0)
+    #: Local annunciation at the bedside unit when no tablet listens (docs/deploy.md).
+    annunciator: Literal["aplay", "gpio", "none"] = "none"
+    annunciator_alsa_device: str | None = None
+    annunciator_gpio_pin: int | None = Field(None, ge=0)
+    annunciator_gpio_on: list[str] = Field(default_factory=list)
+    annunciator_gpio_off: list[str] = Field(default_factory=list)
+    annunciator_grace_s: float = Field(0.0, ge=0)
+    #: Check that the system clock is synchronised (alarm records need true times).
+    clock_check: bool = False
+    clock_check_command: list[str] = Field(default_factory=list)
+    clock_check_interval_s: float = Field(60.0, gt=0)
     #: Overrides of the alarm limits (names and ranges in ``service.alarms.limits.LIMITS``).
     alarm_limits: dict[str, float] = Field(default_factory=dict)
 
@@ -59,6 +70,13 @@ class Settings(BaseSettings):
     def _check_limits(cls, value: dict[str, float]) -> dict[str, float]:
         Limits().changed(value)  # raises ValueError naming the bad entry
         return value
+
+    @model_validator(mode="after")
+    def _check_annunciator(self) -> Settings:
+        gpio_commands = bool(self.annunciator_gpio_on and self.annunciator_gpio_off)
+        if self.annunciator == "gpio" and self.annunciator_gpio_pin is None and not gpio_commands:
+            raise ValueError("annunciator = 'gpio' needs annunciator_gpio_pin or both commands")
+        return self
 
     def device_specs(self) -> list[DeviceSpec]:
         specs = [parse_device_spec(text) for text in self.devices]

@@ -38,6 +38,12 @@ RULES: list[tuple[str, set[str], set[str]]] = [
         STDLIB | {"service.alarms", "drivers.readings"},
         {"asyncio", "time", "socket", "sqlalchemy", "fastapi", "threading"},
     ),
+    # Bedside-unit integration (systemd, sound, sysfs): no drivers, no web or database code.
+    (
+        "service/platform",
+        STDLIB | {"service.platform", "service.alarms.model"},
+        {"simulator", "drivers", "fastapi", "sqlalchemy"},
+    ),
     (
         "service",
         STDLIB

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from drivers.clock import Clock
 from service.api import alarms, auth, live, status
 from service.api.security import origin_guard
+from service.platform import systemd
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        systemd.notify_ready(f"bed {settings.bed}")
         try:
             yield
         finally:
