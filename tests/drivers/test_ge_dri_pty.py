@@ -9,100 +9,28 @@ runner would: it reads what the driver wrote and writes what the monitor sends, 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from drivers.clock import SystemClock
-from drivers.readings import Availability, AvailabilityChange, Metric, Reading, VitalReading
-from drivers.sessions.base import DeviceSession
+from drivers.readings import Availability, Metric
 from drivers.sessions.ge_dri import GeDriHandler
-from drivers.sessions.link import LinkTimings
 from simulator.devices.base import Fault
 from simulator.devices.ge_dri import GeDriEmulator
-from simulator.model import PumpModelState, Vitals
-from simulator.pty_link import PtyLink
+from tests.pty_rig import PtyRig
 
-PUMP = PumpModelState()
 SPEED = 4.0  # simulator seconds per real second
 
 
-class Rig:
+class Rig(PtyRig):
     def __init__(self, tmp_path: Path) -> None:
-        self.link = PtyLink(tmp_path / "monitor")
-        self.emulator = GeDriEmulator(waveforms=True, rng=random.Random(1))
-        self.vitals = Vitals(hr=72, nibp=(121, 79, 93), nibp_at=0.0)
-        self.silent = False  # a line-level fault: the monitor is connected but sends nothing
-        self.readings: list[Reading] = []
-        self.session = DeviceSession(
-            "monitor",
+        super().__init__(
+            tmp_path,
+            GeDriEmulator(waveforms=True, rng=random.Random(1)),
             GeDriHandler("monitor", interval_s=1),
-            self.link.path,
-            self.readings.append,
-            SystemClock(),
-            timings=LinkTimings(stale_after=1.5, backoff_initial=0.1, backoff_max=0.3),
-        )
-
-    async def _device(self) -> None:
-        start = time.monotonic()
-        while True:
-            t = (time.monotonic() - start) * SPEED
-            request = self.link.read()
-            if request:
-                self.link.write(self.emulator.receive(request, t, self.vitals, PUMP))
-            out = self.emulator.transmit(t, self.vitals, PUMP)
-            if out and not self.silent:
-                self.link.write(out)
-            await asyncio.sleep(0.05)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Rig]:
-        tasks = [asyncio.create_task(self._device()), asyncio.create_task(self.session.run())]
-        try:
-            yield self
-        finally:
-            # Python 3.11's asyncio.wait_for (used by DeviceSession) can swallow a cancellation
-            # that races with its timeout, so cancel until the task has really stopped.
-            for task in tasks:
-                while not task.done():
-                    task.cancel()
-                    await asyncio.wait([task], timeout=0.1)
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.link.close()
-
-    # -- what the driver reported ----------------------------------------------------------
-
-    def values(self, metric: Metric) -> list[float | None]:
-        return [
-            r.value for r in self.readings if isinstance(r, VitalReading) and r.metric is metric
-        ]
-
-    def availability(self) -> list[Availability]:
-        return [r.availability for r in self.readings if isinstance(r, AvailabilityChange)]
-
-    async def until(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
-        """Poll with a deadline; never a sleep that hopes."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {timeout} s; availability {self.availability()}")
-            await asyncio.sleep(0.02)
-
-    async def connected_with_readings(self) -> None:
-        await self.until(lambda: self.values(Metric.HR) and self.availability())
-        assert self.availability()[-1] is Availability.CONNECTED
-
-    async def fresh_hr(self, value: float) -> None:
-        seen = len(self.values(Metric.HR))
-        await self.until(
-            lambda: self.values(Metric.HR)[seen:] and self.values(Metric.HR)[-1] == value
+            speed=SPEED,
+            tick=0.05,
         )
 
 

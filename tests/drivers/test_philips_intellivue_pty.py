@@ -10,28 +10,18 @@ sends. Each test takes a few seconds.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from drivers.clock import SystemClock
 from drivers.readings import (
     Availability,
-    AvailabilityChange,
     Condition,
-    DeviceConditions,
     Metric,
-    Reading,
     Validity,
     VitalReading,
 )
-from drivers.sessions.base import DeviceSession
-from drivers.sessions.link import LinkTimings
 from drivers.sessions.philips_intellivue import (
     IntellivueTimings,
     Phase,
@@ -39,10 +29,8 @@ from drivers.sessions.philips_intellivue import (
 )
 from simulator.devices.base import Fault
 from simulator.devices.philips_intellivue import READ_ONLY_KINDS, PhilipsIntellivueEmulator
-from simulator.model import PumpModelState, Vitals
-from simulator.pty_link import PtyLink
+from tests.pty_rig import PtyRig
 
-PUMP = PumpModelState()
 TIMINGS = IntellivueTimings(
     response_timeout=1.0,
     mds_timeout=2.0,
@@ -55,92 +43,32 @@ TIMINGS = IntellivueTimings(
 )
 
 
-class Rig:
+class Rig(PtyRig):
+    emulator: PhilipsIntellivueEmulator
+    handler: PhilipsIntellivueHandler
+
     def __init__(self, tmp_path: Path) -> None:
-        self.link = PtyLink(tmp_path / "monitor")
-        self.emulator = PhilipsIntellivueEmulator(
-            numeric_period=0.25, mds_resend_interval=0.5, rng=random.Random(1)
-        )
-        self.vitals = Vitals(hr=72, nibp=(121, 79, 93), nibp_at=0.0)
-        self.readings: list[Reading] = []
-        self.handler = PhilipsIntellivueHandler("monitor", timings=TIMINGS)
-        self.session = DeviceSession(
-            "monitor",
-            self.handler,
-            self.link.path,
-            self.readings.append,
-            SystemClock(),
-            timings=LinkTimings(stale_after=1.5, backoff_initial=0.1, backoff_max=0.3),
+        super().__init__(
+            tmp_path,
+            PhilipsIntellivueEmulator(
+                numeric_period=0.25, mds_resend_interval=0.5, rng=random.Random(1)
+            ),
+            PhilipsIntellivueHandler("monitor", timings=TIMINGS),
         )
 
-    async def _device(self) -> None:
-        start = time.monotonic()
-        was_plugged = True
-        while True:
-            t = time.monotonic() - start
-            if self.link.plugged and not was_plugged:
-                self.emulator.reset_link()  # a new cable: no half frame left over
-            was_plugged = self.link.plugged
-            request = self.link.read()
-            if request:
-                self.link.write(self.emulator.receive(request, t, self.vitals, PUMP))
-            out = self.emulator.transmit(t, self.vitals, PUMP)
-            if out:
-                self.link.write(out)
-            await asyncio.sleep(0.02)
+    def on_replug(self) -> None:
+        self.emulator.reset_link()  # a new cable: no half frame left over
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Rig]:
-        tasks = [asyncio.create_task(self._device()), asyncio.create_task(self.session.run())]
-        try:
-            yield self
-        finally:
-            # Python 3.11's asyncio.wait_for (used by DeviceSession) can swallow a cancellation
-            # that races with its timeout, so cancel until the task has really stopped.
-            for task in tasks:
-                while not task.done():
-                    task.cancel()
-                    await asyncio.wait([task], timeout=0.1)
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.link.close()
+    def after_stop(self) -> None:
         # Read-only: the monitor never saw anything but association control and polls.
         assert not self.emulator.forbidden
         assert set(self.emulator.requests) <= READ_ONLY_KINDS
 
-    # -- what the driver reported ----------------------------------------------------------
-
-    def vitals_of(self, metric: Metric) -> list[VitalReading]:
-        return [r for r in self.readings if isinstance(r, VitalReading) and r.metric is metric]
-
-    def values(self, metric: Metric) -> list[float | None]:
-        return [r.value for r in self.vitals_of(metric)]
-
-    def availability(self) -> list[Availability]:
-        return [r.availability for r in self.readings if isinstance(r, AvailabilityChange)]
-
-    def conditions(self) -> list[frozenset[Condition]]:
-        return [r.active for r in self.readings if isinstance(r, DeviceConditions)]
-
-    async def until(self, predicate: Callable[[], object], timeout: float = 6.0) -> None:
-        """Poll with a deadline; never a sleep that hopes."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"not within {timeout} s; availability {self.availability()}, "
-                    f"phase {self.handler.phase}, last {self.session.stats.last_rejection!r}"
-                )
-            await asyncio.sleep(0.02)
-
-    async def connected_with_readings(self) -> None:
-        await self.until(lambda: self.values(Metric.HR) and self.availability())
-        assert self.availability()[-1] is Availability.CONNECTED
-
-    async def fresh_hr(self, value: float) -> None:
-        seen = len(self.values(Metric.HR))
-        await self.until(lambda: value in self.values(Metric.HR)[seen:])
+    def describe(self) -> str:
+        return (
+            f"availability {self.availability()}, phase {self.handler.phase}, "
+            f"last {self.session.stats.last_rejection!r}"
+        )
 
 
 @pytest.fixture
