@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", default=None)
         p.add_argument("--data-dir", type=Path, default=None)
         p.add_argument("--config", type=Path, default=None)
+    backup = db_sub.add_parser("backup", help="online backup of the SQLite database")
+    backup.add_argument("target", type=Path, help="backup file to write")
+    backup.add_argument("--db", default=None)
+    backup.add_argument("--data-dir", type=Path, default=None)
+    backup.add_argument("--config", type=Path, default=None)
 
     users = sub.add_parser("users", help="manage users (sitter, nurse, admin)")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -228,6 +233,21 @@ def _db(args: argparse.Namespace) -> int:
     from service.persistence.db import downgrade, upgrade
 
     settings = _load(args)
+    if args.db_command == "backup":
+        from sqlalchemy.engine import make_url
+
+        from service.sessions.backup import BackupError, backup
+
+        url = make_url(settings.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database:
+            raise ValueError("vigil db backup works on a SQLite database file")
+        try:
+            written = backup(Path(url.database), args.target)
+        except BackupError as exc:
+            print(f"vigil: backup failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"database {url.database} backed up to {written}")
+        return 0
     if args.db_command == "upgrade":
         upgrade(settings.database_url, args.revision)
     else:

@@ -36,6 +36,7 @@ from service.persistence.writer import PersistenceWriter, active_alarms
 from service.platform import systemd
 from service.platform.annunciator import Annunciator, make_backend
 from service.platform.clock_sync import watch_clock
+from service.sessions.manager import SessionManager
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Runtime:
         )
         self.device_sessions: list[DeviceSession] = []
         self.users = UserStore(self.db)
+        self.infusions = SessionManager(self)
         self.sessions = SessionStore(
             persist=self._off_loop(self.users.save_sign_in),
             forget=self._off_loop(self.users.delete_sign_in),
@@ -83,6 +85,8 @@ class Runtime:
         """Put an event on the bus. Synchronous, never blocks, safe from any loop callback."""
         self.live.apply(event)
         self.bus.publish(event)
+        # Last: the infusion session may publish in turn (a pump-rate mismatch).
+        self.infusions.observe(event, self.clock.utcnow())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -100,6 +104,7 @@ class Runtime:
             self.engine.restore(restored, self.clock.utcnow())
             self._refresh_alarms()
         await self._start_platform()
+        await self.infusions.load()
         self._spawn(self.writer.run(), "persistence-writer")
         self._spawn(self._alarm_runner(), "alarm-runner")
         self._spawn(self._watch_backlog(), "backlog-watch")

@@ -58,6 +58,7 @@ RULES: list[tuple[str, set[str], set[str]]] = [
             "pydantic",
             "pydantic_settings",
             "serial",
+            "fpdf",
         },
         {"simulator"},
     ),

@@ -112,6 +112,7 @@ class AlarmEngine:
         self._pump_stopped_since: dict[tuple[str, str], datetime] = {}
         self._pump_was_infusing: set[tuple[str, str]] = set()
         self._pumps_infusing: set[tuple[str, str]] = set()
+        self._rate_mismatches: dict[tuple[str, str], int] = {}
         self._tablets: int | None = None
         self._unwatched_since: datetime | None = None
         self._context = InfusionContext(False, datetime.min)
@@ -147,7 +148,12 @@ class AlarmEngine:
         if isinstance(event, InfusionContext):
             self._context = event
             self._bp.baseline_sys = event.baseline_sys
-            return self.tick(now)
+            out: list[Output] = []
+            if not event.running:  # no infusion: no expected rate to compare with
+                self._rate_mismatches.clear()
+                for key in [k for k in self._alarms if k.startswith("pump_rate:")]:
+                    out += self._set(key, None, now)
+            return out + self.tick(now)
         raise TypeError(f"the alarm engine cannot observe {type(event).__name__}")
 
     def tick(self, now: datetime) -> list[Output]:
@@ -433,6 +439,7 @@ class AlarmEngine:
             r.state.value,
         )
         out += self._set(f"pump_complete:{r.source}:{r.channel}", done if complete else None, now)
+        out += self._rate_check(r, pump, name, now)
         # Stopped with volume left, after having infused in this infusion.
         if r.state is PumpState.INFUSING:
             self._pump_was_infusing.add(pump)
@@ -454,6 +461,36 @@ class AlarmEngine:
             self._pump_stopped_since.pop(pump, None)
             out += self._set(f"pump_stopped:{r.source}:{r.channel}", None, now)
         return out + self.tick(now)
+
+    def _rate_check(
+        self, r: PumpReading, pump: tuple[str, str], name: str, now: datetime
+    ) -> list[Output]:
+        """The pump's rate against the rate the infusion session implies (a wrong pump
+        programme): MEDIUM after ``pump_rate_readings`` mismatching infusing readings."""
+        lim = self.limits
+        expected = self._context.expected_rate_ml_h if self._context.running else None
+        key = f"pump_rate:{r.source}:{r.channel}"
+        rate = r.rate_ml_h
+        if (
+            expected
+            and rate is not None
+            and r.state is PumpState.INFUSING
+            and abs(rate - expected) > lim.pump_rate_tolerance * expected
+        ):
+            count = self._rate_mismatches.get(pump, 0) + 1
+            self._rate_mismatches[pump] = count
+            if count < lim.pump_rate_readings:
+                return []
+            want = _Want(
+                Kind.TECHNICAL,
+                Priority.MEDIUM,
+                f"Pump {name}: rate {rate:.1f} mL/h ≠ expected {expected:.1f} mL/h",
+                r.source,
+                "rate mismatch",
+            )
+            return self._set(key, want, now)
+        self._rate_mismatches.pop(pump, None)
+        return self._set(key, None, now)
 
     # == the state machine ====================================================================
 

@@ -180,6 +180,22 @@ LIMITS: dict[str, LimitInfo] = {
         30,
         900,
     ),
+    "pump_rate_tolerance": LimitInfo(
+        0.10,
+        "fraction",
+        "pump rate differs from the session's expected rate by more than this: MEDIUM",
+        "a wrong pump programme is a classic infusion error [S]",
+        0.02,
+        0.5,
+    ),
+    "pump_rate_readings": LimitInfo(
+        2,
+        "readings",
+        "… on this many infusing pump readings in a row",
+        "one reading during a rate change is not an error [S]",
+        1,
+        10,
+    ),
     "no_tablet_s": LimitInfo(
         10,
         "s",
@@ -237,6 +253,8 @@ class Limits:
     rr_delay_s: float = LIMITS["rr_delay_s"].default
     sensor_delay_s: float = LIMITS["sensor_delay_s"].default
     pump_stopped_s: float = LIMITS["pump_stopped_s"].default
+    pump_rate_tolerance: float = LIMITS["pump_rate_tolerance"].default
+    pump_rate_readings: float = LIMITS["pump_rate_readings"].default
     no_tablet_s: float = LIMITS["no_tablet_s"].default
     reminder_s: float = LIMITS["reminder_s"].default
     escalate_s: float = LIMITS["escalate_s"].default

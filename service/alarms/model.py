@@ -186,3 +186,5 @@ class InfusionContext:
     baseline_sys: float | None = None
     baseline_dia: float | None = None
     baseline_hr: float | None = None
+    #: The pump rate the session's dose, weight, concentration and duration imply (mL/h).
+    expected_rate_ml_h: float | None = None

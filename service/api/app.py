@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from drivers.clock import Clock
-from service.api import alarms, auth, live, status
+from service.api import alarms, auth, live, sessions, status
 from service.api.security import origin_guard
 from service.platform import systemd
 from service.runtime import Runtime
@@ -47,6 +47,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(alarms.router, prefix="/api/v1")
     app.include_router(live.router, prefix="/api/v1")
+    app.include_router(sessions.router, prefix="/api/v1")  # routers before the static mount
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -453,3 +453,28 @@ def test_docs_list_every_limit_with_its_default_and_source() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "alarms.md").read_text()
     assert markdown_table() in doc, "regenerate with: python -m service.alarms.limits"
+
+
+def test_pump_rate_against_the_sessions_expected_rate() -> None:
+    engine = AlarmEngine()
+    engine.observe(InfusionContext(True, at(0), expected_rate_ml_h=52.5), at(0))
+
+    def pump(rate: float, t: float, state: PumpState = PumpState.INFUSING) -> list[Output]:
+        return engine.observe(PumpReading("pump", at(t), state, rate_ml_h=rate), at(t))
+
+    assert transitions(pump(12.0, 1)) == []  # one odd reading (a rate change)
+    assert transitions(pump(52.0, 2)) == []  # back within 10 %
+    assert transitions(pump(12.0, 3)) == []
+    [raised] = transitions(pump(12.0, 4))
+    assert (raised.alarm.key, raised.alarm.priority, raised.message) == (
+        "pump_rate:pump:",
+        Priority.MEDIUM,
+        "Pump pump: rate 12.0 mL/h ≠ expected 52.5 mL/h",
+    )
+    assert not raised.alarm.latching
+    [ended] = transitions(pump(55.0, 5))
+    assert ended.event is Event.ENDED
+    pump(80.0, 6)
+    pump(80.0, 7)
+    [cleared] = transitions(engine.observe(InfusionContext(False, at(8)), at(8)))
+    assert cleared.alarm.key == "pump_rate:pump:"

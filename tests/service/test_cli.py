@@ -82,3 +82,19 @@ def test_simulate_rejects_unknown_fault() -> None:
     )
     assert result.returncode == 2
     assert "unknown fault 'meltdown'" in result.stderr
+
+
+def test_db_backup_command(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "live.db"
+    url = f"sqlite:///{db}"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert main(["db", "backup", str(tmp_path / "copy.db"), "--db", url]) == 0
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "copy.db").execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+        )
+    }
+    assert {"readings", "alarm_log", "users"} <= tables

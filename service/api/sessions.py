@@ -1,0 +1,195 @@
+"""Infusion sessions: create, start (BP gate), end, notes, discharge check and discharge,
+history and exports (docs/sessions.md).
+
+Every action awaits its database write before answering: a 200 means it is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from service.api.security import Nurse, Viewer
+from service.sessions import exports, pdf, views
+from service.sessions.logic import NoteKind, Phase, Plan
+from service.sessions.manager import (
+    Collected,
+    DischargeRefused,
+    GateRefused,
+    SessionError,
+    SessionManager,
+)
+
+router = APIRouter(tags=["sessions"])
+
+T = TypeVar("T")
+
+
+async def _manager(request: Request) -> SessionManager:
+    """The runtime's infusion-session manager (loaded at start-up)."""
+    manager: SessionManager = request.app.state.runtime.infusions
+    return manager
+
+
+Manager = Annotated[SessionManager, Depends(_manager)]
+
+
+class NewSession(BaseModel):
+    patient: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Pseudonym."
+    )
+    name: str | None = Field(None, max_length=128, description="Shown to staff; never logged.")
+    drug: str = Field("ketamine", min_length=1, max_length=64)
+    weight_kg: float = Field(gt=0, le=400)
+    dose_mg_per_kg: float = Field(gt=0, le=10)
+    concentration_mg_ml: float = Field(gt=0, le=100)
+    duration_min: float = Field(gt=0, le=600)
+
+
+class Override(BaseModel):
+    override_reason: str | None = Field(None, min_length=3, max_length=500)
+
+
+class NewNote(BaseModel):
+    kind: NoteKind
+    text: str = Field("", max_length=2000)
+
+
+async def _do(action: Awaitable[T]) -> T:
+    """Turn the manager's refusals into HTTP answers that say why."""
+    try:
+        return await action
+    except GateRefused as exc:
+        detail: Any = {"message": str(exc), "gate": views.gate(exc.gate)}
+        raise HTTPException(exc.status, detail) from None
+    except DischargeRefused as exc:
+        detail = {"message": str(exc), "check": views.check(exc.check)}
+        raise HTTPException(exc.status, detail) from None
+    except SessionError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.post("/sessions", summary="Open a session in the baseline phase (nurse)")
+async def create(body: NewSession, nurse: Nurse, manager: Manager) -> dict[str, Any]:
+    plan = Plan(body.weight_kg, body.dose_mg_per_kg, body.concentration_mg_ml, body.duration_min)
+    record = await _do(
+        manager.create(
+            patient=body.patient, name=body.name, drug=body.drug, plan=plan, user=nurse.username
+        )
+    )
+    return views.record(record)
+
+
+@router.get("/sessions", summary="Session history, newest first")
+async def history(
+    user: Viewer, manager: Manager, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    return [views.record(r) for r in await manager.history(limit)]
+
+
+async def _details(manager: SessionManager, session_id: int) -> dict[str, Any]:
+    c = await _do(manager.collect(session_id))
+    out = views.record(c.record)
+    out |= {
+        "patient_name": c.patient_name,
+        "summary": views.summary(c.summary),
+        "notes": [views.note(n) for n in c.notes],
+        "alarms": [views.episode(e) for e in c.alarms],
+    }
+    if c.record.phase is Phase.BASELINE:
+        found, gate = await manager.baseline_preview(c.record)
+        out |= {"baseline_preview": views.baseline(found), "gate": views.gate(gate)}
+    if c.record.phase is Phase.RECOVERY:
+        out["discharge_check"] = views.check(await manager.discharge_check(session_id))
+    return out
+
+
+@router.get("/sessions/current", summary="The bed's open session with its details (404: none)")
+async def current(user: Viewer, manager: Manager) -> dict[str, Any]:
+    if manager.current is None:
+        raise HTTPException(404, "no open session")
+    return await _details(manager, manager.current.id)
+
+
+@router.get("/sessions/{session_id}", summary="A session: details, summary, notes, alarms")
+async def details(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+    return await _details(manager, session_id)
+
+
+@router.post("/sessions/{session_id}/start", summary="Start the infusion (nurse; BP gate)")
+async def start(
+    session_id: int, nurse: Nurse, manager: Manager, body: Override | None = None
+) -> dict[str, Any]:
+    reason = body.override_reason if body else None
+    return views.record(await _do(manager.start(session_id, nurse.username, reason)))
+
+
+@router.post("/sessions/{session_id}/end-infusion", summary="End the infusion (nurse)")
+async def end_infusion(session_id: int, nurse: Nurse, manager: Manager) -> dict[str, Any]:
+    return views.record(await _do(manager.end_infusion(session_id, nurse.username)))
+
+
+@router.post("/sessions/{session_id}/notes", summary="Add a note (sitter)")
+async def add_note(
+    session_id: int, body: NewNote, user: Viewer, manager: Manager
+) -> dict[str, Any]:
+    if body.kind is NoteKind.OTHER and not body.text.strip():
+        raise HTTPException(422, "a note of kind 'other' needs text")
+    return views.note(await _do(manager.add_note(session_id, user.username, body.kind, body.text)))
+
+
+@router.get("/sessions/{session_id}/discharge-check", summary="Is the patient ready to go?")
+async def discharge_check(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+    return views.check(await _do(manager.discharge_check(session_id)))
+
+
+@router.post("/sessions/{session_id}/discharge", summary="Discharge (nurse; check or override)")
+async def discharge(
+    session_id: int, nurse: Nurse, manager: Manager, body: Override | None = None
+) -> dict[str, Any]:
+    reason = body.override_reason if body else None
+    return views.record(await _do(manager.discharge(session_id, nurse.username, reason)))
+
+
+# -- exports (rendered in a worker thread: a PDF takes tens of milliseconds) ---------------
+
+
+async def _collect(manager: SessionManager, session_id: int) -> Collected:
+    return await _do(manager.collect(session_id))
+
+
+def _download(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get("/sessions/{session_id}/readings.csv", summary="Raw readings in the session window")
+async def readings_csv(session_id: int, user: Viewer, manager: Manager) -> Response:
+    c = await _collect(manager, session_id)
+    text = await asyncio.to_thread(exports.readings_csv, c.readings)
+    headers = _download(f"session-{session_id}-readings.csv")
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/sessions/{session_id}/fhir", summary="FHIR R4 Bundle (pseudonymous)")
+async def fhir(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+    c = await _collect(manager, session_id)
+    return await asyncio.to_thread(exports.fhir_bundle, c)
+
+
+@router.get("/sessions/{session_id}/report.html", summary="Printable session report")
+async def report_html(session_id: int, user: Viewer, manager: Manager) -> HTMLResponse:
+    c = await _collect(manager, session_id)
+    return HTMLResponse(await asyncio.to_thread(exports.report_html, c))
+
+
+@router.get("/sessions/{session_id}/report.pdf", summary="Session report as PDF")
+async def report_pdf(session_id: int, user: Viewer, manager: Manager) -> Response:
+    c = await _collect(manager, session_id)
+    body = await asyncio.to_thread(pdf.report_pdf, c)
+    headers = _download(f"session-{session_id}-report.pdf")
+    return Response(body, media_type="application/pdf", headers=headers)
