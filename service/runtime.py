@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from drivers.clock import Clock, SystemClock
 from drivers.readings import Reading
 from drivers.registry import handler_factory
@@ -32,7 +34,7 @@ from service.bus import EventBus, Overflow, Woken
 from service.events import BusEvent
 from service.live import LiveState
 from service.persistence.db import make_engine, upgrade
-from service.persistence.writer import PersistenceWriter, active_alarms
+from service.persistence.writer import PersistenceWriter, active_alarms, write_events
 from service.platform import systemd
 from service.platform.annunciator import Annunciator, make_backend
 from service.platform.clock_sync import watch_clock
@@ -62,7 +64,12 @@ class Runtime:
         )
         self.writer = PersistenceWriter(
             self.db,
-            self.bus.subscribe("persistence", Overflow.KEEP_ALL, limit=WRITER_HIGH_WATER),
+            self.bus.subscribe(
+                "persistence",
+                Overflow.KEEP_ALL,
+                limit=WRITER_HIGH_WATER,
+                accept=lambda e: not getattr(e, "persisted", False),
+            ),
             self.publish,
             self.clock,
         )
@@ -265,20 +272,25 @@ class Runtime:
         if not outputs:
             return
         self._refresh_alarms()
+        for output in self._stamp(outputs):
+            self._publish_output(output)
+
+    def _stamp(self, outputs: list[Output], persisted: bool = False) -> list[Output]:
         mono = self.clock.monotonic()
-        for output in outputs:
-            stamped = replace(output, mono=mono)
-            if isinstance(stamped, AlarmTransition):
-                log.warning(
-                    "alarm %s %s %s%s",
-                    stamped.alarm.priority.marker,
-                    stamped.event.value,
-                    stamped.message,
-                    f" by {stamped.user}" if stamped.user else "",
-                )
-            else:
-                log.info("%s by %s: %s", stamped.action, stamped.user, stamped.detail)
-            self.publish(stamped)
+        return [replace(o, mono=mono, persisted=persisted) for o in outputs]
+
+    def _publish_output(self, output: Output) -> None:
+        if isinstance(output, AlarmTransition):
+            log.warning(
+                "alarm %s %s %s%s",
+                output.alarm.priority.marker,
+                output.event.value,
+                output.message,
+                f" by {output.user}" if output.user else "",
+            )
+        else:
+            log.info("%s by %s: %s", output.action, output.user, output.detail)
+        self.publish(output)
 
     def _refresh_alarms(self) -> None:
         now = self.clock.utcnow()
@@ -290,28 +302,42 @@ class Runtime:
 
     # -- operator actions (called from the API on the event loop; never block) -----------
 
-    def acknowledge(self, alarm_id: str, user: str) -> list[Output]:
-        return self._act(self.engine.acknowledge(alarm_id, user, self.clock.utcnow()))
+    async def acknowledge(self, alarm_id: str, user: str) -> list[Output]:
+        return await self._act(self.engine.acknowledge(alarm_id, user, self.clock.utcnow()))
 
-    def accept_responsibility(self, alarm_id: str, user: str) -> list[Output]:
-        return self._act(self.engine.accept_responsibility(alarm_id, user, self.clock.utcnow()))
+    async def accept_responsibility(self, alarm_id: str, user: str) -> list[Output]:
+        now = self.clock.utcnow()
+        return await self._act(self.engine.accept_responsibility(alarm_id, user, now))
 
-    def reject_responsibility(self, alarm_id: str, user: str) -> list[Output]:
-        return self._act(self.engine.reject_responsibility(alarm_id, user, self.clock.utcnow()))
+    async def reject_responsibility(self, alarm_id: str, user: str) -> list[Output]:
+        now = self.clock.utcnow()
+        return await self._act(self.engine.reject_responsibility(alarm_id, user, now))
 
-    def pause_audio(self, user: str, seconds: float | None = None) -> list[Output]:
-        return self._act(self.engine.pause_audio(user, self.clock.utcnow(), seconds))
+    async def pause_audio(self, user: str, seconds: float | None = None) -> list[Output]:
+        return await self._act(self.engine.pause_audio(user, self.clock.utcnow(), seconds))
 
-    def resume_audio(self, user: str) -> list[Output]:
-        return self._act(self.engine.resume_audio(user, self.clock.utcnow()))
+    async def resume_audio(self, user: str) -> list[Output]:
+        return await self._act(self.engine.resume_audio(user, self.clock.utcnow()))
 
-    def set_limits(self, changes: dict[str, float], user: str) -> list[Output]:
-        return self._act(self.engine.set_limits(changes, user, self.clock.utcnow()))
+    async def set_limits(self, changes: dict[str, float], user: str) -> list[Output]:
+        return await self._act(self.engine.set_limits(changes, user, self.clock.utcnow()))
 
-    def _act(self, outputs: list[Output]) -> list[Output]:
-        self._emit(outputs)
+    async def _act(self, outputs: list[Output]) -> list[Output]:
+        """A human action took effect in the engine (at once, on the loop). Its record is written
+        to disk before the caller answers, so an acknowledged action survives a kill -9 or a
+        power cut; only then do the tablets hear of it. The alarm runner never waits for this."""
+        self._refresh_alarms()
         self._alarm_sub.wake()  # the engine's next deadline may have moved
-        return outputs
+        stamped = self._stamp(outputs, persisted=True)
+        if stamped:
+            try:
+                await asyncio.to_thread(write_events, self.db, stamped)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("could not record an operator action at once (%s): queued", exc)
+                stamped = [replace(o, persisted=False) for o in stamped]  # the writer retries
+        for output in stamped:
+            self._publish_output(output)
+        return stamped
 
     def audit(self, action: str, user: str, detail: str) -> None:
         """Record a human action that is not an alarm action (sign-in, user changes...)."""

@@ -131,6 +131,8 @@ class AlarmTransition:
     notify: str | None = None
     #: Monotonic seconds, stamped by the runtime when it publishes (the engine reads no clock).
     mono: float | None = None
+    #: Already on disk (a human action, written before the API answered).
+    persisted: bool = False
 
     @property
     def state(self) -> str:
@@ -157,6 +159,7 @@ class OperatorAction:
     at: datetime
     detail: str
     mono: float | None = None
+    persisted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

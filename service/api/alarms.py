@@ -8,7 +8,7 @@ tablet signed in as the sitter gives their user name and PIN with the request (n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -63,11 +63,11 @@ def _out(outputs: list[Output]) -> list[dict[str, Any]]:
     ]
 
 
-def _alarm_action(
-    runtime: Runtime, action: Callable[[str, str], list[Output]], alarm_id: str, user: User
+async def _alarm_action(
+    action: Callable[[str, str], Awaitable[list[Output]]], alarm_id: str, user: User
 ) -> list[dict[str, Any]]:
     try:
-        return _out(action(alarm_id, user.username))
+        return _out(await action(alarm_id, user.username))
     except KeyError:
         raise HTTPException(404, f"no shown alarm with id {alarm_id!r}") from None
 
@@ -77,7 +77,7 @@ async def acknowledge(
     alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return _alarm_action(runtime, runtime.acknowledge, alarm_id, nurse)
+    return await _alarm_action(runtime.acknowledge, alarm_id, nurse)
 
 
 @router.post("/alarms/{alarm_id}/accept", summary="Accept responsibility for an alarm (nurse)")
@@ -85,7 +85,7 @@ async def accept(
     alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return _alarm_action(runtime, runtime.accept_responsibility, alarm_id, nurse)
+    return await _alarm_action(runtime.accept_responsibility, alarm_id, nurse)
 
 
 @router.post("/alarms/{alarm_id}/reject", summary="Reject responsibility: escalates at once")
@@ -93,19 +93,19 @@ async def reject(
     alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return _alarm_action(runtime, runtime.reject_responsibility, alarm_id, nurse)
+    return await _alarm_action(runtime.reject_responsibility, alarm_id, nurse)
 
 
 @router.post("/audio/pause", summary="Pause audible alarm signals (at most 2 min)")
 async def pause(
     user: Viewer, runtime: RuntimeDep, body: AudioPause | None = None
 ) -> list[dict[str, Any]]:
-    return _out(runtime.pause_audio(user.username, body.seconds if body else None))
+    return _out(await runtime.pause_audio(user.username, body.seconds if body else None))
 
 
 @router.post("/audio/resume", summary="End an audio pause")
 async def resume(user: Viewer, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return _out(runtime.resume_audio(user.username))
+    return _out(await runtime.resume_audio(user.username))
 
 
 @router.get("/alarms/limits", summary="Current alarm limits with defaults and sources")
@@ -129,7 +129,7 @@ async def change_limits(
     body: LimitChange, nurse: Nurse, runtime: RuntimeDep
 ) -> list[dict[str, Any]]:
     try:
-        return _out(runtime.set_limits(body.limits, nurse.username))
+        return _out(await runtime.set_limits(body.limits, nurse.username))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
