@@ -127,7 +127,9 @@ def test_twenty_kills_lose_nothing_acknowledged(tmp_path: Path) -> None:
                 session_id = created.json()["id"]
             actor = Acting(url, round_no, session_id)
             actor.start()
-            time.sleep(rng.uniform(0.2, 1.0))
+            # Kill at a random moment once the client is busy (in mid-request, most likely).
+            wait_for(lambda: actor.limits or not actor.is_alive(), timeout=20)  # noqa: B023
+            time.sleep(rng.uniform(0.0, 0.8))
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
