@@ -1,0 +1,383 @@
+// Vigil tablet page: the sitter's bed view and the nurse's alarm actions.
+// Protocol: docs/api.md (REST + /api/v1/live). Plain ES modules, no build step, no request ever
+// leaves the service's origin (uPlot is vendored, fonts are the system's).
+
+import { renderAlarms } from "./alarms.js";
+import { api } from "./api.js";
+import { initAuth, showBed, showSignIn } from "./auth.js";
+import { clockSeconds, countdown, parseTime, setText } from "./format.js";
+import { closePinPrompt, initPinPrompt, openPinPrompt } from "./prompt.js";
+import { renderPumps } from "./pumps.js";
+import { LiveLink } from "./socket.js";
+import { Annunciator, whatToSound } from "./sound.js";
+import { audioPaused, canActOnAlarms, RANK, serverNow, sortedAlarms, state } from "./state.js";
+import { HISTORY_MINUTES, Trends } from "./trends.js";
+import { noteCuffTime, renderVitals } from "./vitals.js";
+
+const TICK_MS = 250;
+const SESSION_ENDED =
+  "Your sign-in has ended: this screen is NOT showing the bed's alarms. Sign in again.";
+const $ = (id) => document.getElementById(id);
+
+const annunciator = new Annunciator();
+const trends = new Trends($("trends"));
+const link = new LiveLink({
+  onMessage: handle,
+  onSignedOut: () => signedOut(SESSION_ENDED),
+});
+
+// -- messages from the service ---------------------------------------------------------------
+
+function handle(msg) {
+  if (msg.server_time) state.serverOffsetMs = parseTime(msg.server_time) - Date.now();
+  switch (msg.type) {
+    case "snapshot":
+      applySnapshot(msg);
+      break;
+    case "vital":
+      state.vitals[msg.metric] = msg;
+      trends.add(msg);
+      if (msg.metric === "nibp_sys") noteCuffTime(parseTime(msg.measured_at));
+      break;
+    case "availability": {
+      const d = state.devices[msg.source] || { source: msg.source };
+      state.devices[msg.source] = { ...d, availability: msg.availability, detail: msg.detail, since: msg.at };
+      break;
+    }
+    case "conditions":
+      state.conditions[msg.source] = msg;
+      break;
+    case "pump":
+      state.pumps.set(`${msg.source}/${msg.channel}`, msg);
+      break;
+    case "alarm":
+      if (msg.state === "active") state.alarms.set(msg.key, msg);
+      else state.alarms.delete(msg.key);
+      decideSound(); // at once: an acknowledged alarm goes quiet now, a new one sounds now
+      break;
+    case "action":
+      if (msg.audio) state.audio = msg.audio;
+      if (msg.limits) {
+        state.limits = msg.limits;
+        trends.setLimits(msg.limits);
+      }
+      // Signed out on another screen with the same sign-in? Ask rather than guess.
+      if (msg.action === "signed_out" && state.user && msg.user === state.user.username) {
+        checkSignedIn();
+      }
+      decideSound();
+      break;
+    case "tablets":
+      state.tablets = msg.count;
+      break;
+    default:
+      break; // heartbeat (its server_time is used above), service_fault (arrives as an alarm)
+  }
+  scheduleRender();
+}
+
+function applySnapshot(msg) {
+  state.bed = msg.bed;
+  state.vitals = msg.vitals || {};
+  state.devices = {};
+  for (const d of msg.devices || []) state.devices[d.source] = d;
+  state.alarms = new Map((msg.alarms || []).map((a) => [a.key, a]));
+  state.pumps = new Map((msg.pumps || []).map((p) => [`${p.source}/${p.channel}`, p]));
+  state.conditions = msg.conditions || {};
+  state.audio = msg.audio || state.audio;
+  state.limits = msg.limits || {};
+  state.tablets = msg.tablets || 0;
+  if (state.vitals.nibp_sys) noteCuffTime(parseTime(state.vitals.nibp_sys.measured_at));
+  trends.setLimits(state.limits);
+  // Hook for the patient's baseline: drawn as soon as the service sends it.
+  if ("baseline" in msg) {
+    state.baseline = msg.baseline;
+    trends.setBaseline(msg.baseline);
+  }
+  decideSound();
+  // Every (re)connection refills the trends: the gap while the link was down is in the store.
+  loadHistory();
+}
+
+let historyLoading = false;
+async function loadHistory() {
+  if (historyLoading) return;
+  historyLoading = true;
+  try {
+    const history = await api("GET", `/api/v1/readings/history?minutes=${HISTORY_MINUTES}`);
+    for (const [t] of (history.metrics && history.metrics.nibp_sys) || []) noteCuffTime(t * 1000);
+    trends.load(history);
+    $("trends").dataset.loaded = "true";
+  } catch (err) {
+    if (err.status === 401) checkSignedIn();
+  } finally {
+    historyLoading = false;
+  }
+  scheduleRender();
+}
+
+// -- sound --------------------------------------------------------------------------------------
+
+let lost = false;
+
+function decideSound() {
+  if (!state.user) {
+    annunciator.update({ priority: null });
+    return;
+  }
+  if (lost) {
+    // The page's own technical alarm: it no longer knows what the alarms are.
+    annunciator.update({ priority: "medium", reason: "connection lost", ids: ["connection"] });
+    return;
+  }
+  annunciator.update(whatToSound(sortedAlarms(), state.audio, serverNow()));
+}
+
+function renderSound() {
+  const box = $("sound");
+  const status = annunciator.status;
+  const paused = audioPaused();
+  let text;
+  let cls;
+  if (status === "unsupported") {
+    text = "Sound off: not available on this device";
+    cls = "sound-off";
+  } else if (status === "blocked") {
+    text = "Sound off";
+    cls = "sound-off";
+  } else if (paused) {
+    text = "Audio paused";
+    cls = "sound-paused";
+  } else {
+    text = "Sound on";
+    cls = "sound-on";
+  }
+  box.className = `sound ${cls}`;
+  box.dataset.state = status === "on" ? (paused ? "paused" : "on") : "off";
+  setText($("sound-state"), text);
+  $("sound-enable").hidden = status !== "blocked";
+
+  const until = paused ? parseTime(state.audio.paused_until) : NaN;
+  const remaining = paused ? countdown((until - serverNow()) / 1000) : "";
+  const ceiling = state.audio.paused_priority;
+  setText($("audio-countdown"), paused ? `${remaining}${ceiling ? ` (up to ${ceiling.toUpperCase()})` : ""}` : "");
+  $("audio-countdown").hidden = !paused;
+  $("pause-audio").hidden = paused;
+  $("resume-audio").hidden = !paused;
+}
+
+// -- actions -----------------------------------------------------------------------------------
+
+function toast(text, kind = "info") {
+  const box = $("toast");
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 8000 : 3000);
+}
+
+async function act(method, path, body, done) {
+  try {
+    const result = await api(method, path, body);
+    if (done) toast(done);
+    return result;
+  } catch (err) {
+    if (err.status === 401) checkSignedIn();
+    toast(err.detail, "error");
+    return null;
+  }
+}
+
+const VERB = { acknowledge: "Acknowledge", accept: "Take responsibility", reject: "Can't attend" };
+const DONE = { acknowledge: "Acknowledged", accept: "Responsibility taken", reject: "Escalated" };
+
+function alarmAction(kind, alarm) {
+  const path = `/api/v1/alarms/${encodeURIComponent(alarm.id)}/${kind}`;
+  if (canActOnAlarms(state.user)) {
+    act("POST", path, undefined, kind === "reject" ? "Escalated: the nurses are notified" : null);
+    return;
+  }
+  // A sitter's tablet: the nurse who walked up confirms with their own name and PIN.
+  openPinPrompt({
+    title: `${VERB[kind]}: nurse confirmation`,
+    detail: `${alarm.marker} ${alarm.message}`,
+    submit: async (credentials) => {
+      try {
+        await api("POST", path, credentials);
+      } catch (err) {
+        // 401 may be the nurse's PIN or the sitter's own sign-in having ended: ask which.
+        if (err.status === 401) checkSignedIn();
+        throw err;
+      }
+      toast(`${DONE[kind]} by ${credentials.username}`);
+    },
+  });
+}
+
+const alarmActions = {
+  acknowledge: (alarm) => alarmAction("acknowledge", alarm),
+  accept: (alarm) => alarmAction("accept", alarm),
+  reject: (alarm) => alarmAction("reject", alarm),
+};
+
+// -- sign-in state -----------------------------------------------------------------------------
+
+function resetBed() {
+  state.vitals = {};
+  state.alarms = new Map();
+  state.pumps = new Map();
+  state.devices = {};
+  state.audio = { paused_until: null, paused_by: null, paused_priority: null };
+}
+
+function startSession(user) {
+  state.user = user;
+  showBed(user);
+  link.start();
+  keepScreenOn();
+  scheduleRender();
+}
+
+// A bedside screen that goes dark shows nothing: hold a wake lock while a bed is watched (the
+// browser grants it only in a secure context, i.e. over HTTPS or on localhost).
+let wakeLock = null;
+async function keepScreenOn() {
+  if (!state.user || wakeLock || !("wakeLock" in navigator)) return;
+  try {
+    wakeLock = await navigator.wakeLock.request("screen");
+    wakeLock.addEventListener("release", () => {
+      wakeLock = null;
+    });
+  } catch {
+    wakeLock = null; // not allowed here (plain HTTP on the LAN): the tablet's settings must do it
+  }
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") keepScreenOn();
+});
+
+function signedOut(notice = "") {
+  link.stop();
+  state.user = null;
+  lost = false;
+  closePinPrompt();
+  resetBed();
+  decideSound();
+  $("lost").hidden = true;
+  if (wakeLock) wakeLock.release().catch(() => {});
+  showSignIn(notice);
+}
+
+async function checkSignedIn() {
+  try {
+    await api("GET", "/api/v1/auth/me");
+  } catch (err) {
+    if (err.status === 401 && state.user) {
+      signedOut(SESSION_ENDED);
+    }
+  }
+}
+
+async function boot() {
+  try {
+    const user = await api("GET", "/api/v1/auth/me");
+    startSession(user);
+  } catch (err) {
+    if (err.status === 401) {
+      showSignIn();
+    } else {
+      showSignIn("The Vigil unit cannot be reached. Retrying…");
+      setTimeout(boot, 2000);
+    }
+  }
+}
+
+// -- rendering and the clock -----------------------------------------------------------------
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => {
+    renderQueued = false;
+    render();
+  }, 0);
+}
+
+function render() {
+  if (!state.user) return;
+  setText($("bed"), state.bed || "—");
+  renderVitals();
+  renderAlarms(alarmActions);
+  renderPumps();
+  renderDevices();
+  renderSound();
+}
+
+function renderDevices() {
+  const box = $("devices");
+  const seen = new Set();
+  for (const d of Object.values(state.devices)) {
+    seen.add(d.source);
+    let item = box.querySelector(`[data-source="${CSS.escape(d.source)}"]`);
+    if (!item) {
+      item = document.createElement("span");
+      item.dataset.source = d.source;
+      box.append(item);
+    }
+    const availability = d.availability || "starting";
+    item.className = `device device-${availability}`;
+    const detail = d.detail && availability !== "connected" ? ` — ${d.detail}` : "";
+    setText(item, `${d.source}${d.driver ? ` (${d.driver})` : ""}: ${availability}${detail}`);
+  }
+  for (const item of [...box.children]) if (!seen.has(item.dataset.source)) item.remove();
+}
+
+function renderConnection(silentMs) {
+  const conn = $("connection");
+  const overlay = $("lost");
+  if (silentMs !== null) {
+    conn.className = "conn conn-lost";
+    setText(conn, "CONNECTION LOST");
+    overlay.hidden = false;
+    setText($("lost-since"), `No data for ${Math.round(silentMs / 1000)} s — reconnecting…`);
+  } else if (link.lastHeard) {
+    conn.className = "conn conn-live";
+    setText(conn, "Live");
+    overlay.hidden = true;
+  }
+}
+
+function tick() {
+  setText($("clock"), clockSeconds(serverNow()));
+  if (!state.user) return;
+  const silentMs = link.tick();
+  const wasLost = lost;
+  lost = silentMs !== null;
+  renderConnection(silentMs);
+  if (lost !== wasLost) document.body.dataset.link = lost ? "lost" : "live";
+  decideSound();
+  render();
+}
+
+// -- wiring ------------------------------------------------------------------------------------
+
+initAuth({ onSignedIn: startSession, onSignOut: () => signedOut() });
+initPinPrompt();
+annunciator.onChange = () => renderSound();
+$("sound-enable").addEventListener("click", () => annunciator.enable());
+// Any tap on the tablet also unlocks sound: the browser allows it only inside a user gesture.
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(type, () => {
+    if (annunciator.status === "blocked") annunciator.enable();
+  }, true);
+}
+$("pause-audio").addEventListener("click", () => act("POST", "/api/v1/audio/pause", {}));
+$("resume-audio").addEventListener("click", () => act("POST", "/api/v1/audio/resume"));
+
+// Exposed for debugging from the console and for the browser tests.
+window.__vigil = { state, trends, annunciator, RANK };
+
+boot();
+setInterval(tick, TICK_MS);
