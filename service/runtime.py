@@ -92,8 +92,6 @@ class Runtime:
         """Put an event on the bus. Synchronous, never blocks, safe from any loop callback."""
         self.live.apply(event)
         self.bus.publish(event)
-        # Last: the infusion session may publish in turn (a pump-rate mismatch).
-        self.infusions.observe(event, self.clock.utcnow())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -370,7 +368,9 @@ class Runtime:
     # -- views -----------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return self.live.snapshot(self.clock.utcnow())
+        snap = self.live.snapshot(self.clock.utcnow())
+        snap["infusion"] = self.infusions.current_json()
+        return snap
 
     def health(self) -> dict[str, Any]:
         devices = self.live.device_list()

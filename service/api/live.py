@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from service import serialize
 from service.api.deps import ws_runtime
 from service.api.security import websocket_user
+from service.auth.sessions import COOKIE
 from service.bus import Overflow, Subscription
 from service.events import BusEvent
 from service.runtime import Runtime
@@ -63,7 +64,8 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
     settings = runtime.settings
     try:
         await websocket.send_text(json.dumps(snapshot))
-        sender = asyncio.create_task(_send(websocket, runtime, sub))
+        token = websocket.cookies.get(COOKIE)
+        sender = asyncio.create_task(_send(websocket, runtime, sub, token))
         receiver = asyncio.create_task(_receive(websocket, heard))
         watchdog = asyncio.create_task(_watch_client(heard, settings.client_timeout_s))
         done, pending = await asyncio.wait(
@@ -87,7 +89,9 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
         sub.close()
 
 
-async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusEvent]) -> None:
+async def _send(
+    websocket: WebSocket, runtime: Runtime, queue: Subscription[BusEvent], token: str | None
+) -> None:
     interval = runtime.settings.heartbeat_s
     loop = asyncio.get_running_loop()
     seq = 0
@@ -98,6 +102,10 @@ async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusE
             await websocket.send_text(json.dumps({**runtime.snapshot(), "resync": True}))
         now = loop.time()
         if now >= next_beat:
+            if runtime.sessions.get(token, runtime.clock.utcnow()) is None:
+                # Signed out, expired or disabled: stop streaming patient data at once.
+                await websocket.close(code=4401, reason="session ended")
+                return
             seq += 1
             next_beat = now + interval
             beat = {
@@ -113,6 +121,8 @@ async def _send(websocket: WebSocket, runtime: Runtime, queue: Subscription[BusE
         except TimeoutError:
             continue
         message = serialize.message(event)
+        if message["type"] == "infusion":
+            message["session"] = runtime.infusions.current_json()
         if message["type"] == "action":
             # Audio pauses and limit changes change what the tablet must sound or draw.
             message["audio"] = runtime.snapshot()["audio"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.alarms.model import InfusionContext
+from service.sessions import views
 from service.sessions.logic import (
     AlarmEpisode,
     Baseline,
@@ -37,7 +38,6 @@ from service.sessions.logic import (
 from service.sessions.store import InfusionStore, RawReading
 
 if TYPE_CHECKING:
-    from service.events import BusEvent
     from service.runtime import Runtime
 
 
@@ -108,9 +108,9 @@ class SessionManager:
 
     # -- the bus (called synchronously from Runtime.publish) -------------------------------
 
-    def observe(self, event: BusEvent, now: datetime) -> None:
-        """Called for every bus event (Runtime.publish). The pump-rate cross-check itself is an
-        alarm-engine rule fed with the session's expected rate (``InfusionContext``)."""
+    def current_json(self) -> dict[str, Any] | None:
+        """The open session as the tablet shows it (the live snapshot's ``infusion``)."""
+        return None if self.current is None else views.record(self.current)
 
     # -- actions ---------------------------------------------------------------------------
 

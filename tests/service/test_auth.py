@@ -167,3 +167,19 @@ def test_users_command(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "vigil: " in bad.stderr
+
+
+def test_the_live_socket_closes_when_the_sign_in_ends(serve: Callable[..., RunningServer]) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    server = serve()
+    sitter = server.login("sitter")
+    token = sitter.cookies["vigil_session"]
+    with connect(server.ws_url, additional_headers={"Cookie": f"vigil_session={token}"}) as ws:
+        assert '"snapshot"' in str(ws.recv(timeout=5))
+        sitter.post("/api/v1/auth/logout")
+        with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

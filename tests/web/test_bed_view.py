@@ -142,3 +142,35 @@ def test_low_spo2_is_a_flashing_yellow_medium_alarm_that_sounds_three_pulses(
         "window.__vigilSound.priority === 'medium' && window.__vigilSound.pulses === 3",
         timeout=2000,
     )
+
+
+def test_infusion_session_panel_follows_the_session(
+    page: Page, serve: Callable[..., RunningServer]
+) -> None:
+    server = serve()
+    sign_in(page, server)
+    page.goto(server.url)
+    panel = page.locator("#infusion")
+    expect(panel).to_contain_text("No infusion session", timeout=5000)
+    nurse = server.login("nurse")
+    created = nurse.post(
+        "/api/v1/sessions",
+        json={
+            "patient": "P-042",
+            "weight_kg": 70,
+            "dose_mg_per_kg": 0.5,
+            "concentration_mg_ml": 1,
+            "duration_min": 40,
+        },
+    )
+    assert created.status_code == 200, created.text
+    expect(panel).to_have_attribute("data-phase", "baseline", timeout=5000)
+    expect(panel).to_contain_text("Baseline · P-042 · ketamine 0.5 mg/kg · 52.5 mL/h")
+    expect(page.locator("#infusion-planned")).to_have_text("40 min")
+    started = nurse.post(
+        f"/api/v1/sessions/{created.json()['id']}/start",
+        json={"override_reason": "baseline cuff readings not taken in this test"},
+    )
+    assert started.status_code == 200, started.text
+    expect(panel).to_have_attribute("data-phase", "infusion", timeout=5000)
+    expect(page.locator("#infusion-elapsed")).to_have_text("0 min")

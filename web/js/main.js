@@ -5,7 +5,7 @@
 import { renderAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { initAuth, showBed, showSignIn } from "./auth.js";
-import { clockSeconds, countdown, parseTime, setText } from "./format.js";
+import { clockSeconds, countdown, duration, parseTime, setText } from "./format.js";
 import { closePinPrompt, initPinPrompt, openPinPrompt } from "./prompt.js";
 import { renderPumps } from "./pumps.js";
 import { LiveLink } from "./socket.js";
@@ -70,6 +70,9 @@ function handle(msg) {
     case "tablets":
       state.tablets = msg.count;
       break;
+    case "infusion":
+      applyInfusion(msg.session || null);
+      break;
     default:
       break; // heartbeat (its server_time is used above), service_fault (arrives as an alarm)
   }
@@ -87,6 +90,7 @@ function applySnapshot(msg) {
   state.audio = msg.audio || state.audio;
   state.limits = msg.limits || {};
   state.tablets = msg.tablets || 0;
+  applyInfusion(msg.infusion || null);
   if (state.vitals.nibp_sys) noteCuffTime(parseTime(state.vitals.nibp_sys.measured_at));
   trends.setLimits(state.limits);
   // Hook for the patient's baseline: drawn as soon as the service sends it.
@@ -305,9 +309,42 @@ function scheduleRender() {
   }, 0);
 }
 
+// -- infusion session ----------------------------------------------------------------------------
+
+const PHASES = { baseline: "Baseline", infusion: "Infusing", recovery: "Recovery", ended: "Ended" };
+
+function applyInfusion(session) {
+  state.infusion = session;
+  const baseline = session && session.baseline
+    ? { sys: session.baseline.sys, dia: session.baseline.dia, hr: session.baseline.hr }
+    : null;
+  state.baseline = baseline;
+  trends.setBaseline(baseline);
+}
+
+function renderInfusion() {
+  const s = state.infusion;
+  const box = $("infusion");
+  box.dataset.phase = s ? s.phase : "none";
+  if (!s) {
+    setText($("infusion-status"), "No infusion session");
+    setText($("infusion-elapsed"), "--:--");
+    setText($("infusion-planned"), "--:--");
+    return;
+  }
+  const dose = `${s.dose_mg_per_kg} mg/kg · ${s.expected_rate_ml_h} mL/h`;
+  setText($("infusion-status"), `${PHASES[s.phase] || s.phase} · ${s.patient} · ${s.drug} ${dose}`);
+  const started = parseTime(s.started_at);
+  const ended = parseTime(s.infusion_ended_at);
+  const end = Number.isNaN(ended) ? serverNow() : ended;
+  setText($("infusion-elapsed"), Number.isNaN(started) ? "--:--" : duration((end - started) / 1000));
+  setText($("infusion-planned"), duration(s.duration_min * 60));
+}
+
 function render() {
   if (!state.user) return;
   setText($("bed"), state.bed || "—");
+  renderInfusion();
   renderVitals();
   renderAlarms(alarmActions);
   renderPumps();

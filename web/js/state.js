@@ -13,6 +13,7 @@ export const state = {
   conditions: {},           // source -> {active: [...], at}
   audio: { paused_until: null, paused_by: null, paused_priority: null },
   limits: {},               // limit name -> value
+  infusion: null,           // the bed's open infusion session (GET /sessions/current shape)
   baseline: null,           // {sys, dia, hr} when the service starts sending it
   tablets: 0,
   serverOffsetMs: 0,        // server clock minus tablet clock (from server_time)
