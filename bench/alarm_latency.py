@@ -14,13 +14,17 @@ import statistics
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import uvicorn
 from websockets.sync.client import connect
 
 from drivers.readings import PumpCondition, PumpReading, PumpState
 from service.api.app import create_app
+from service.auth.users import Role, UserStore
+from service.persistence.db import make_engine, upgrade
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -35,7 +39,12 @@ def _port() -> int:
 def measure(trials: int = 300) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     port = _port()
-    app = create_app(Settings(data_dir=data, port=port))
+    settings = Settings(data_dir=data, port=port)
+    upgrade(settings.database_url)
+    UserStore(make_engine(settings.database_url)).add(
+        "bench", "Benchmark", Role.SITTER, "123456", datetime.now(UTC)
+    )
+    app = create_app(settings)
     runtime: Runtime = app.state.runtime
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     loop_box: list[asyncio.AbstractEventLoop] = []
@@ -59,7 +68,11 @@ def measure(trials: int = 300) -> dict[str, float]:
             PumpReading("pump", runtime.clock.utcnow(), PumpState.ALARM, conditions=conditions)
         )
 
-    with connect(f"ws://127.0.0.1:{port}/api/v1/live") as ws:
+    login = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/login", json={"username": "bench", "pin": "123456"}
+    )
+    cookie = {"Cookie": f"vigil_session={login.cookies['vigil_session']}"}
+    with connect(f"ws://127.0.0.1:{port}/api/v1/live", additional_headers=cookie) as ws:
         ws.recv(timeout=5)  # snapshot
         for i in range(trials):
             occluded = i % 2 == 0

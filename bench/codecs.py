@@ -51,5 +51,32 @@ def masimo() -> Result:
     return Result("masimo-ascii", mb_s, 9600 / 10, frames)
 
 
+def others() -> list[Result]:
+    """The other drivers' codecs, measured by their own scripts' functions, in 64-byte reads
+    (GE on the real B650 capture; IntelliVue and the pumps on emulator output)."""
+    from bench import bench_ge_dri, bench_intellivue, bench_pumps
+
+    ge = bench_ge_dri.CAPTURE.read_bytes()
+    iv = bench_intellivue.stream()
+    bcc, bcc_frames = bench_pumps.measure(bench_pumps.bcc_codec, bench_pumps.bcc_stream())
+    asena, asena_frames = bench_pumps.measure(bench_pumps.asena_codec, bench_pumps.asena_stream())
+    return [
+        Result(
+            "ge-dri",
+            bench_ge_dri.measure(ge, 64, repeat=5) / 1e6,
+            bench_ge_dri.LINE_BYTES_PER_S,
+            bench_ge_dri.decode(ge, len(ge)),
+        ),
+        Result(
+            "philips-intellivue",
+            bench_intellivue.measure(iv, 64, repeat=3) / 1e6,
+            bench_intellivue.LINE_BYTES_PER_S,
+            bench_intellivue.decode(iv, len(iv))[0],
+        ),
+        Result("bbraun-bcc", bcc / 1e6, 9600 / 10, bcc_frames),
+        Result("alaris-asena", asena / 1e6, 38400 / 10, asena_frames),
+    ]
+
+
 def run() -> list[Result]:
-    return [masimo()]
+    return [masimo(), *others()]
