@@ -26,6 +26,7 @@ USE_VENV=1
 UNINSTALL=0
 START_NOW=0
 BUILD_ONLY=0
+ADMIN=""
 
 log() { printf 'vigil-install: %s\n' "$*" >&2; }
 die() {
@@ -41,6 +42,7 @@ Options:
   --root DIR        install under DIR instead of / (no systemctl, no udevadm, no apt-get)
   --no-venv         do not build the Python environment (tests)
   --now             start (or restart) the service after installing
+  --admin NAME      create the first administrator NAME if absent (asks for the PIN)
   --uninstall       remove the app, the unit and the udev rules (data and config are kept)
   --build-release   build the venv for this checkout only, print its path, change nothing else
   --source DIR      the checkout to install (default: the one this script is in)
@@ -64,6 +66,11 @@ while [[ $# -gt 0 ]]; do
 	--source)
 		[[ $# -ge 2 ]] || die "--source needs a directory"
 		SOURCE_DIR=$(cd "$2" && pwd)
+		shift 2
+		;;
+	--admin)
+		[[ $# -ge 2 ]] || die "--admin needs a user name"
+		ADMIN=$2
 		shift 2
 		;;
 	--no-venv)
@@ -352,11 +359,30 @@ install_all() {
 		udevadm trigger --subsystem-match=tty 2>/dev/null || true
 	fi
 
+	if [[ -n $ADMIN ]]; then
+		create_admin
+	fi
 	if [[ $START_NOW -eq 1 ]]; then
 		systemctl_real restart vigil.service
 	fi
 	log "done. Next: vigil devices (serial adapters), edit ${CONFIG#"$ROOT"}," \
 		"systemctl start vigil, journalctl -u vigil -f (docs/deploy.md)"
+}
+
+# create_admin: the first administrator, as the vigil user (the database stays the service's).
+# Idempotent: an existing user of that name is left alone.
+create_admin() {
+	if [[ $REAL -eq 0 || $USE_VENV -eq 0 ]]; then
+		log "first administrator not created (--root or --no-venv): run vigil users add"
+		return
+	fi
+	local cli=/opt/vigil/current/bin/vigil
+	if runuser -u vigil -- "$cli" users list --config "$CONFIG" | awk '{print $1}' |
+		grep -qx -- "$ADMIN"; then
+		log "administrator $ADMIN exists already"
+		return
+	fi
+	runuser -u vigil -- "$cli" users add "$ADMIN" --role admin --config "$CONFIG"
 }
 
 if [[ $BUILD_ONLY -eq 1 ]]; then

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the service with emulated devices")
     demo.add_argument("--monitor", default="masimo-ascii", help="emulated monitor driver")
-    demo.add_argument("--pump", default="none", help="emulated pump driver, or 'none'")
+    demo.add_argument("--pump", default="bbraun-bcc", help="emulated pump driver, or 'none'")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data-dir", type=Path, default=Path("data/demo"))
