@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from drivers.clock import Clock, SystemClock
-from drivers.readings import Reading
 from drivers.registry import handler_factory
 from drivers.sessions.base import DeviceSession
 from service.alarms.engine import AlarmEngine, Output
@@ -115,9 +114,7 @@ class Runtime:
         self._spawn(self._watch_backlog(), "backlog-watch")
         for spec in self.specs:
             handler = handler_factory(spec.driver)(spec.source)
-            session = DeviceSession(
-                spec.source, handler, spec.url, self._device_reading, self.clock
-            )
+            session = DeviceSession(spec.source, handler, spec.url, self.publish, self.clock)
             self.device_sessions.append(session)
             self._spawn(session.run(), f"device-{spec.source}")
 
@@ -234,14 +231,6 @@ class Runtime:
             )
 
     # -- paths -----------------------------------------------------------------------------
-
-    def _device_reading(self, reading: Reading) -> None:
-        self.publish(reading)
-        for session in self.device_sessions:
-            status = self.live.devices.get(session.source)
-            if status is not None:
-                status.frames_ok = session.stats.frames_ok
-                status.frames_rejected = session.stats.frames_rejected
 
     async def _alarm_runner(self) -> None:
         """Feeds the engine from the bus and wakes it at its deadlines. Never awaits anything
@@ -367,12 +356,22 @@ class Runtime:
 
     # -- views -----------------------------------------------------------------------------
 
+    def _device_stats(self) -> None:
+        """Copy frame counters into the device list when someone looks (not per reading)."""
+        for session in self.device_sessions:
+            status = self.live.devices.get(session.source)
+            if status is not None:
+                status.frames_ok = session.stats.frames_ok
+                status.frames_rejected = session.stats.frames_rejected
+
     def snapshot(self) -> dict[str, Any]:
+        self._device_stats()
         snap = self.live.snapshot(self.clock.utcnow())
         snap["infusion"] = self.infusions.current_json()
         return snap
 
     def health(self) -> dict[str, Any]:
+        self._device_stats()
         devices = self.live.device_list()
         ok = all(d["availability"] == "connected" for d in devices) and not self.writer.failing
         return {
