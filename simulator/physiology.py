@@ -28,8 +28,10 @@ import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
+#: Resting values a scenario may fix (``Patient`` fields).
+RESTING_VALUES = ("sbp", "dbp", "hr", "spo2", "resp_rate", "etco2", "perfusion_index")
 #: Channels a scripted vital event can drive.
 VITAL_CHANNELS = ("hr", "spo2", "resp_rate", "etco2", "sbp", "dbp")
 
@@ -138,8 +140,14 @@ class Patient:
             etco2=min(44.0, max(31.0, rng.gauss(37.0, 2.5))),
             perfusion_index=min(9.0, max(0.8, rng.lognormvariate(math.log(3.2), 0.4))),
         )
-        drawn = replace(drawn, dbp=min(drawn.dbp, drawn.sbp - 25.0))
-        return replace(drawn, **resting) if resting else drawn
+        unknown = set(resting) - set(RESTING_VALUES)
+        if unknown:
+            raise ValueError(f"unknown resting value(s) {sorted(unknown)}; known: {RESTING_VALUES}")
+        given: dict[str, Any] = dict(resting)
+        patient = replace(drawn, **given)
+        if "dbp" not in resting:  # a drawn diastolic stays plausible under a given systolic
+            patient = replace(patient, dbp=min(patient.dbp, patient.sbp - 25.0))
+        return patient
 
 
 #: Resting BP at which the clinic defers the infusion (refers the patient back to their doctor)
@@ -171,8 +179,10 @@ def draw_clinic_patient(rng: random.Random) -> tuple[Patient, float]:
 # --------------------------------------------------------------------------------------------
 # The ketamine response
 
-#: Mean true peak rise (mmHg) for a normotensive adult under 50 at 0.5 mg/kg (calibrated so the
-#: cohort's cuff-measured means land between the 741-infusion cohort and Yale; alarms.md §4).
+#: Mean true peak rise (mmHg) for a normotensive adult under 50 at 0.5 mg/kg. Calibrated so the
+#: cohort's *cuff-measured* peak (the highest of ~6 noisy readings minus a noisy baseline, as the
+#: studies measured it) lands between the 741-infusion cohort and Yale (alarms.md §4); that
+#: measurement alone gives +5.7/+3.8 mmHg with no drug effect at all (docs/simulator.md).
 REFERENCE_PEAK_SBP = 5.0
 #: Multipliers for the covariates the 741-infusion cohort reports (larger rise with age >= 50,
 #: with hypertension, with dose); sizes are this model's calibration.
@@ -186,7 +196,8 @@ AMPLITUDE_SHAPE = 4.0
 #: the ~1 % of sessions with severe hypertension (Yale 2024). Fitted to the published SDs (11.2)
 #: and severe-hypertension share together; a larger gamma spread overshoots the latter.
 AMPLITUDE_JITTER = 10.5
-#: ΔDBP/ΔSBP: 6.0/7.4 (741 cohort), 11.0/16.0 (Yale), 8.5/12.6 (Vankawala).
+#: ΔDBP/ΔSBP of the true response. Published measured ratios: 6.0/7.4 (741 cohort), 11.0/16.0
+#: (Yale), 8.5/12.6 (Vankawala); measured here ~0.6 because the noise bias adds to both.
 DBP_RATIO = 0.55
 DBP_RATIO_SD = 0.15
 DBP_JITTER = 3.0

@@ -33,6 +33,7 @@ from typing import Any
 
 from simulator.devices.base import Fault
 from simulator.physiology import (
+    RESTING_VALUES,
     ArtefactRates,
     ForcedFailure,
     KetamineResponse,
@@ -54,7 +55,7 @@ CONSTANT = "constant"
 CONSTANT_DESCRIPTION = "steady vitals and an idle pump (the walking skeleton; --spo2, --pulse)"
 #: Event kinds that are shorthand for a vital event on one channel.
 VITAL_ALIASES = {"tachycardia": "hr", "desaturation": "spo2"}
-RESTING = ("sbp", "dbp", "hr", "spo2", "resp_rate", "etco2", "perfusion_index")
+RESTING = RESTING_VALUES
 
 
 class ScenarioError(ValueError):
@@ -229,7 +230,7 @@ def _faults(items: list[Any]) -> list[FaultWindow]:
             raise ScenarioError(f"{where}: expected a table")
         _take(item, where, ("fault", "start", "duration", "device"))
         try:
-            fault = Fault(item.get("fault"))
+            fault = Fault(str(item.get("fault")))
         except ValueError:
             known = [f.value for f in Fault]
             raise ScenarioError(f"{where}: unknown fault {item.get('fault')!r}; {known}") from None
