@@ -26,7 +26,7 @@ from drivers.readings import (
 )
 from drivers.sessions.base import DeviceSession, Handler
 from drivers.sessions.link import LinkTimings
-from simulator.devices.base import Emulator
+from simulator.devices.base import Emulator, Fault
 from simulator.model import PumpModelState, Vitals
 from simulator.pty_link import PtyLink
 
@@ -128,6 +128,18 @@ class PtyRig:
     async def connected_with_readings(self) -> None:
         await self.until(lambda: self.values(Metric.HR) and self.availability())
         assert self.availability()[-1] is Availability.CONNECTED
+
+    async def survives_each(self, faults: list[tuple[Fault, str]]) -> None:
+        """Each protocol fault in turn: a frame is rejected (with ``reason`` in its message),
+        then the next good frame gets through."""
+        stats = self.session.stats
+        for fault, reason in faults:
+            before = stats.frames_rejected
+            self.emulator.faults.add(fault)
+            await self.until(lambda: stats.frames_rejected > before)  # noqa: B023
+            assert reason in stats.last_rejection
+            self.emulator.faults.discard(fault)
+            await self.fresh_hr(72)
 
     async def fresh_hr(self, value: float) -> None:
         """A new HR reading arrives and the latest one is ``value``."""
