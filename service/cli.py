@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(serve)
 
     demo = sub.add_parser("demo", help="run the service with emulated devices")
-    demo.add_argument("--monitor", default="masimo-ascii", help="emulated monitor driver")
+    demo.add_argument("--monitor", default="ge-dri", help="emulated monitor driver")
     demo.add_argument("--pump", default="bbraun-bcc", help="emulated pump driver, or 'none'")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--host", default="127.0.0.1")
@@ -191,6 +191,11 @@ def _demo(args: argparse.Namespace) -> int:
         _demo_users(settings)
         print(f"Vigil demo: open http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
         print("  demo users: sitter / PIN 1111, nurse / PIN 2222, admin / PIN 9999", flush=True)
+        print(
+            "  the emulated pump runs the typical-responder plan: 72 kg, 0.5 mg/kg, 0.5 mg/mL,"
+            " 40 min (108 mL/h); cuff readings at 1 and 5 min, the infusion starts at 10 min",
+            flush=True,
+        )
         return _run_server(settings)
     finally:
         simulator.terminate()

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +33,7 @@ from service.bus import EventBus, Overflow, Woken
 from service.events import BusEvent
 from service.live import LiveState
 from service.persistence.db import make_engine, upgrade
+from service.persistence.retention import prune
 from service.persistence.writer import PersistenceWriter, active_alarms, write_events
 from service.platform import systemd
 from service.platform.annunciator import Annunciator, make_backend
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Queue length past which the writer counts as backlogged (a technical alarm, data kept).
 WRITER_HIGH_WATER = 50_000
+#: How often old records are deleted when ``retention_days`` is set.
+RETENTION_EVERY_S = 6 * 3600
 
 
 class Runtime:
@@ -74,7 +77,7 @@ class Runtime:
         )
         self.device_sessions: list[DeviceSession] = []
         self.users = UserStore(self.db)
-        self.infusions = SessionManager(self)
+        self.infusions = SessionManager(self, settings.session.rules())
         self.sessions = SessionStore(
             persist=self._off_loop(self.users.save_sign_in),
             forget=self._off_loop(self.users.delete_sign_in),
@@ -112,6 +115,8 @@ class Runtime:
         self._spawn(self.writer.run(), "persistence-writer")
         self._spawn(self._alarm_runner(), "alarm-runner")
         self._spawn(self._watch_backlog(), "backlog-watch")
+        if self.settings.retention_days:
+            self._spawn(self._retention(), "retention")
         for spec in self.specs:
             handler = handler_factory(spec.driver)(spec.source)
             session = DeviceSession(spec.source, handler, spec.url, self.publish, self.clock)
@@ -190,6 +195,17 @@ class Runtime:
             )
 
         return report
+
+    async def _retention(self) -> None:
+        """Delete records past ``retention_days`` at start-up, then every 6 hours."""
+        days = timedelta(days=self.settings.retention_days)
+        while True:
+            try:
+                pruned = await asyncio.to_thread(prune, self.db, self.clock.utcnow() - days)
+                log.info("retention: deleted %d rows older than %s", pruned.total, pruned.cutoff)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("retention: could not delete old records (will retry): %s", exc)
+            await asyncio.sleep(RETENTION_EVERY_S)
 
     def _off_loop(self, fn: Callable[..., None]) -> Callable[..., None]:
         """Run ``fn`` in a worker thread (fire and forget, errors logged): the event loop never

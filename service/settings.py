@@ -5,10 +5,11 @@ Nothing here is read at import time (``load_settings`` is called by the CLI or a
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,35 @@ from pydantic_settings import (
 from drivers.errors import DriverUsageError
 from drivers.registry import DeviceSpec, parse_device_spec
 from service.alarms.limits import Limits
+from service.sessions.logic import Rules
+
+
+class SessionRules(BaseModel):
+    """Infusion-session rules (docs/sessions.md), TOML table ``[session]``; the clinic's medical
+    director sets them. Defaults: reference alarms.md §5."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Pre-start BP gate: a baseline above either needs a nurse's override with a reason.
+    gate_sys: float = Field(140.0, ge=90, le=220)
+    gate_dia: float = Field(90.0, ge=50, le=140)
+    #: Cuff readings needed for a baseline.
+    baseline_readings: int = Field(2, ge=1, le=10)
+    #: Discharge: minutes since the infusion ended ...
+    min_recovery_min: float = Field(30.0, ge=0, le=600)
+    #: ... with the last cuff reading at most this far above the baseline.
+    discharge_sys_margin: float = Field(20.0, ge=0, le=80)
+    discharge_dia_margin: float = Field(10.0, ge=0, le=50)
+
+    def rules(self) -> Rules:
+        return Rules(
+            gate_sys=self.gate_sys,
+            gate_dia=self.gate_dia,
+            baseline_readings=self.baseline_readings,
+            min_recovery=timedelta(minutes=self.min_recovery_min),
+            discharge_sys_margin=self.discharge_sys_margin,
+            discharge_dia_margin=self.discharge_dia_margin,
+        )
 
 
 class Settings(BaseSettings):
@@ -47,6 +77,12 @@ class Settings(BaseSettings):
     clock_check_interval_s: float = Field(60.0, gt=0)
     #: Overrides of the alarm limits (names and ranges in ``service.alarms.limits.LIMITS``).
     alarm_limits: dict[str, float] = Field(default_factory=dict)
+    #: Infusion-session rules (``[session]`` in the TOML file).
+    session: SessionRules = Field(default_factory=lambda: SessionRules.model_validate({}))
+    #: Keep records this many days, then delete them (0: keep everything). Records of a
+    #: session are deleted only once the session was discharged that long ago. At least 30:
+    #: the clinic's own record-keeping rules decide; a short value is almost always a mistake.
+    retention_days: int = Field(0, ge=0)
 
     @field_validator("devices", mode="before")
     @classmethod
@@ -69,6 +105,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_limits(cls, value: dict[str, float]) -> dict[str, float]:
         Limits().changed(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if 0 < value < 30:
+            raise ValueError("retention_days must be 0 (keep everything) or at least 30")
         return value
 
     @model_validator(mode="after")

@@ -20,21 +20,13 @@ from service import serialize
 from service.alarms.engine import Output
 from service.alarms.limits import LIMITS
 from service.alarms.model import AlarmTransition
-from service.api.auth import verify
 from service.api.deps import RuntimeDep
+from service.api.proof import NurseProof, acting_nurse
 from service.api.security import Nurse, Viewer
-from service.auth.users import Role, User
+from service.auth.users import User
 from service.persistence.models import AuditLogRow
-from service.runtime import Runtime
 
 router = APIRouter(tags=["alarms"])
-
-
-class NurseProof(BaseModel):
-    """A nurse's credentials given at a tablet signed in as someone else (optional)."""
-
-    username: str | None = Field(None, max_length=32)
-    pin: str | None = Field(None, max_length=128)
 
 
 class AudioPause(BaseModel):
@@ -43,17 +35,6 @@ class AudioPause(BaseModel):
 
 class LimitChange(BaseModel):
     limits: dict[str, float] = Field(description="Limit name → new value (see GET /limits).")
-
-
-async def acting_nurse(user: User, proof: NurseProof | None, runtime: Runtime) -> User:
-    if user.role.at_least(Role.NURSE):
-        return user
-    if proof is None or not proof.username or not proof.pin:
-        raise HTTPException(403, "a nurse must confirm with user name and PIN")
-    nurse = await verify(runtime, proof.username, proof.pin)
-    if not nurse.role.at_least(Role.NURSE):
-        raise HTTPException(403, f"{nurse.username} is not a nurse")
-    return nurse
 
 
 def _out(outputs: list[Output]) -> list[dict[str, Any]]:

@@ -7,14 +7,17 @@ Every action awaits its database write before answering: a 200 means it is on di
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
-from service.api.security import Nurse, Viewer
+from service.api.proof import NurseProof, acting_nurse
+from service.api.security import Viewer
 from service.sessions import exports, pdf, views
 from service.sessions.logic import NoteKind, Phase, Plan
 from service.sessions.manager import (
@@ -26,6 +29,7 @@ from service.sessions.manager import (
 )
 
 router = APIRouter(tags=["sessions"])
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -39,7 +43,7 @@ async def _manager(request: Request) -> SessionManager:
 Manager = Annotated[SessionManager, Depends(_manager)]
 
 
-class NewSession(BaseModel):
+class NewSession(NurseProof):
     patient: str = Field(
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Pseudonym."
     )
@@ -51,7 +55,7 @@ class NewSession(BaseModel):
     duration_min: float = Field(gt=0, le=600)
 
 
-class Override(BaseModel):
+class Override(NurseProof):
     override_reason: str | None = Field(None, min_length=3, max_length=500)
 
 
@@ -72,10 +76,19 @@ async def _do(action: Awaitable[T]) -> T:
         raise HTTPException(exc.status, detail) from None
     except SessionError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    except (SQLAlchemyError, OSError) as exc:
+        # A full or failing disk: the storage technical alarm is up; the session is unchanged.
+        log.error("session action not stored: %s", exc)
+        raise HTTPException(
+            503, "not saved: the unit cannot write to its disk (see the storage alarm); try again"
+        ) from None
 
 
 @router.post("/sessions", summary="Open a session in the baseline phase (nurse)")
-async def create(body: NewSession, nurse: Nurse, manager: Manager) -> dict[str, Any]:
+async def create(
+    body: NewSession, user: Viewer, request: Request, manager: Manager
+) -> dict[str, Any]:
+    nurse = await acting_nurse(user, body, request.app.state.runtime)
     plan = Plan(body.weight_kg, body.dose_mg_per_kg, body.concentration_mg_ml, body.duration_min)
     record = await _do(
         manager.create(
@@ -123,14 +136,22 @@ async def details(session_id: int, user: Viewer, manager: Manager) -> dict[str, 
 
 @router.post("/sessions/{session_id}/start", summary="Start the infusion (nurse; BP gate)")
 async def start(
-    session_id: int, nurse: Nurse, manager: Manager, body: Override | None = None
+    session_id: int, user: Viewer, request: Request, manager: Manager, body: Override | None = None
 ) -> dict[str, Any]:
+    nurse = await acting_nurse(user, body, request.app.state.runtime)
     reason = body.override_reason if body else None
     return views.record(await _do(manager.start(session_id, nurse.username, reason)))
 
 
 @router.post("/sessions/{session_id}/end-infusion", summary="End the infusion (nurse)")
-async def end_infusion(session_id: int, nurse: Nurse, manager: Manager) -> dict[str, Any]:
+async def end_infusion(
+    session_id: int,
+    user: Viewer,
+    request: Request,
+    manager: Manager,
+    body: NurseProof | None = None,
+) -> dict[str, Any]:
+    nurse = await acting_nurse(user, body, request.app.state.runtime)
     return views.record(await _do(manager.end_infusion(session_id, nurse.username)))
 
 
@@ -150,8 +171,9 @@ async def discharge_check(session_id: int, user: Viewer, manager: Manager) -> di
 
 @router.post("/sessions/{session_id}/discharge", summary="Discharge (nurse; check or override)")
 async def discharge(
-    session_id: int, nurse: Nurse, manager: Manager, body: Override | None = None
+    session_id: int, user: Viewer, request: Request, manager: Manager, body: Override | None = None
 ) -> dict[str, Any]:
+    nurse = await acting_nurse(user, body, request.app.state.runtime)
     reason = body.override_reason if body else None
     return views.record(await _do(manager.discharge(session_id, nurse.username, reason)))
 
@@ -165,6 +187,14 @@ async def _collect(manager: SessionManager, session_id: int) -> Collected:
 
 def _download(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get("/sessions/{session_id}/trends", summary="The session's readings for the trend charts")
+async def trends(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+    """Same shape as ``GET /readings/history``, over the session window."""
+    c = await _collect(manager, session_id)
+    end = c.record.discharged_at or manager.runtime.clock.utcnow()
+    return views.trends(c.readings, c.record.created_at, end)
 
 
 @router.get("/sessions/{session_id}/readings.csv", summary="Raw readings in the session window")

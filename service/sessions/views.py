@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from service.sessions.logic import (
     SessionRecord,
     Summary,
 )
+from service.sessions.store import RawReading
 
 #: Labels of the summary's peak metrics, in report order.
 PEAK_LABELS = {"nibp_sys": "SBP", "nibp_dia": "DBP", "hr": "HR"}
@@ -155,3 +157,19 @@ def signature_lines(r: SessionRecord) -> list[str]:
     if r.discharge_override_reason:
         lines.append(f"Discharge check overridden: {r.discharge_override_reason}")
     return lines
+
+
+#: Metrics the tablet's trend charts draw (web/js/trends.js).
+TREND_METRICS = ("hr", "pulse_rate", "spo2", "nibp_sys", "nibp_dia", "nibp_mean")
+
+
+def trends(readings: Sequence[RawReading], start: datetime, end: datetime) -> dict[str, Any]:
+    """``GET /readings/history``'s shape over a session window: ``{"since", "until",
+    "metrics": {name: [[unix_seconds, value_or_null], ...]}}``; a reading that is not valid is
+    ``null`` so the chart shows a gap rather than a questionable value."""
+    out: dict[str, list[list[float | None]]] = {m: [] for m in TREND_METRICS}
+    for r in sorted(readings, key=lambda r: r.measured_at):
+        if r.metric in out:
+            value = r.value if r.validity == "valid" else None
+            out[r.metric].append([r.measured_at.timestamp(), value])
+    return {"since": iso(start), "until": iso(end), "metrics": out}

@@ -17,7 +17,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from pypdf import PdfReader
 
-from drivers.readings import Metric, PumpReading, PumpState, VitalReading
+from drivers.readings import Metric, PumpReading, PumpState, Validity, VitalReading
 from service.alarms.model import TabletCount
 from service.sessions.manager import SessionManager
 from service.settings import Settings
@@ -249,3 +249,50 @@ def test_an_open_session_survives_a_restart(tmp_path: Path) -> None:
         wait_for(lambda: engine._context.running and engine._context.baseline_sys == 122)
     finally:
         second.stop()
+
+
+def test_a_nurse_confirms_at_the_sitters_tablet_and_signs_with_their_pin(
+    server: RunningServer,
+) -> None:
+    sitter, nurse = server.login("sitter"), server.login("nurse")
+    proof = {"username": "nurse", "pin": "2222"}
+    assert sitter.post(API, json=NEW).status_code == 403  # no proof
+    assert sitter.post(API, json=NEW | {"username": "nurse", "pin": "0000"}).status_code == 401
+    assert sitter.post(API, json=NEW | {"username": "sitter", "pin": "1111"}).status_code == 403
+    created = sitter.post(API, json=NEW | proof)
+    assert created.status_code == 200 and created.json()["created_by"] == "nurse"
+    sid = created.json()["id"]
+    reason = {"override_reason": "no cuff in this test"}
+    started = sitter.post(f"{API}/{sid}/start", json=reason | proof)
+    assert started.status_code == 200 and started.json()["started_by"] == "nurse"
+    assert sitter.post(f"{API}/{sid}/end-infusion", json=proof).status_code == 200
+    # A signature is checked even when a nurse is signed in: a wrong PIN is refused.
+    wrong = nurse.post(f"{API}/{sid}/discharge", json=reason | {"username": "nurse", "pin": "9"})
+    assert wrong.status_code == 401
+    signed = nurse.post(
+        f"{API}/{sid}/discharge", json=reason | {"username": "nurse2", "pin": "3333"}
+    )
+    assert signed.status_code == 200 and signed.json()["discharged_by"] == "nurse2"
+    wait_for(
+        lambda: any(
+            e["action"] == "patient_discharged" and e["user"] == "nurse2"
+            for e in nurse.get("/api/v1/audit").json()
+        )
+    )
+
+
+def test_trends_of_a_session_cover_its_window_with_invalid_values_as_gaps(
+    server: RunningServer,
+) -> None:
+    nurse = server.login("nurse")
+    sid = nurse.post(API, json=NEW).json()["id"]
+    cuff(server, 120, 80, 70)
+    now = server.app.state.runtime.clock.utcnow()
+    feed(server, VitalReading("monitor", Metric.SPO2, None, now, validity=Validity.INVALID))
+    trends = wait_for(
+        lambda: (t := nurse.get(f"{API}/{sid}/trends").json())["metrics"]["spo2"] and t
+    )
+    assert trends["metrics"]["spo2"][0][1] is None
+    assert [v for _, v in trends["metrics"]["nibp_sys"]] == [120]
+    assert trends["since"] <= trends["until"]
+    assert server.login("sitter").get(f"{API}/999/trends").status_code == 404

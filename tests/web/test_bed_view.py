@@ -63,9 +63,9 @@ def test_live_values_pump_trends_sound_state_and_nothing_leaves_the_origin(
     # Trends: each chart has its canvas once the history is loaded, and grows live.
     expect(page.locator("#trends")).to_have_attribute("data-loaded", "true")
     for chart in ("bp", "hr", "spo2"):
-        expect(page.locator(f'[data-chart="{chart}"] canvas')).to_have_count(1)
-    expect(page.locator('[data-chart="hr"]')).to_have_attribute("data-metric", "pulse_rate")
-    spo2_chart = page.locator('[data-chart="spo2"]')
+        expect(page.locator(f'#trends [data-chart="{chart}"] canvas')).to_have_count(1)
+    expect(page.locator('#trends [data-chart="hr"]')).to_have_attribute("data-metric", "pulse_rate")
+    spo2_chart = page.locator('#trends [data-chart="spo2"]')
     expect(spo2_chart).to_have_attribute("data-points", re.compile(r"^([4-9]|\d\d+)$"))
     # The limits drawn are the service's, and follow a change made by a nurse.
     assert page.evaluate("window.__vigil.trends.limits.spo2_medium") == 90

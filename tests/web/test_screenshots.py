@@ -88,7 +88,7 @@ def test_screenshots_of_the_bed_view(
     expect(page.locator('[data-metric="nibp"] .value')).to_have_text("148/92", timeout=10_000)
     expect(page.locator(".pump-state")).to_have_text("INFUSING", timeout=10_000)
     # The stored hour is in the charts (hundreds of points, not the few live ones).
-    expect(page.locator('[data-chart="hr"]')).to_have_attribute(
+    expect(page.locator('#trends [data-chart="hr"]')).to_have_attribute(
         "data-points", re.compile(r"^\d{3,}$"), timeout=5000
     )
     expect(page.locator("#no-alarms")).to_be_visible()
@@ -97,11 +97,11 @@ def test_screenshots_of_the_bed_view(
     page.screenshot(path=IMG / "bed-view-normal.png", animations="disabled")
 
     # The next cuff reading is 205/125: a HIGH alarm at once.
-    bp_points = page.locator('[data-chart="bp"]').get_attribute("data-points") or "0"
+    bp_points = page.locator('#trends [data-chart="bp"]').get_attribute("data-points") or "0"
     sim.scenario.vitals.nibp = (205, 125, 152)
     sim.scenario.vitals.nibp_at = sim.simulator.t
     expect(page.locator('.alarm[data-priority="high"]')).to_be_visible(timeout=15_000)
-    expect(page.locator('[data-chart="bp"]')).to_have_attribute(
+    expect(page.locator('#trends [data-chart="bp"]')).to_have_attribute(
         "data-points", str(int(bp_points) + 1), timeout=5000
     )
     page.screenshot(path=IMG / "bed-view-alarm.png", animations="disabled")

@@ -8,6 +8,7 @@ import { initAuth, showBed, showSignIn } from "./auth.js";
 import { clockSeconds, countdown, duration, parseTime, setText } from "./format.js";
 import { closePinPrompt, initPinPrompt, openPinPrompt } from "./prompt.js";
 import { renderPumps } from "./pumps.js";
+import { initSessions, renderSessionPanel, resetSessions, sessionChanged } from "./sessions.js";
 import { LiveLink } from "./socket.js";
 import { Annunciator, whatToSound } from "./sound.js";
 import { audioPaused, canActOnAlarms, RANK, serverNow, sortedAlarms, state } from "./state.js";
@@ -228,6 +229,7 @@ const alarmActions = {
 // -- sign-in state -----------------------------------------------------------------------------
 
 function resetBed() {
+  state.infusion = null;
   state.vitals = {};
   state.alarms = new Map();
   state.pumps = new Map();
@@ -266,6 +268,7 @@ function signedOut(notice = "") {
   state.user = null;
   lost = false;
   closePinPrompt();
+  resetSessions();
   resetBed();
   decideSound();
   $("lost").hidden = true;
@@ -314,7 +317,11 @@ function scheduleRender() {
 const PHASES = { baseline: "Baseline", infusion: "Infusing", recovery: "Recovery", ended: "Ended" };
 
 function applyInfusion(session) {
+  const before = state.infusion;
   state.infusion = session;
+  if (!before || !session || before.id !== session.id || before.phase !== session.phase) {
+    sessionChanged(); // the panel's details (baseline, gate, discharge check, notes) reload
+  }
   const baseline = session && session.baseline
     ? { sys: session.baseline.sys, dia: session.baseline.dia, hr: session.baseline.hr }
     : null;
@@ -345,6 +352,7 @@ function render() {
   if (!state.user) return;
   setText($("bed"), state.bed || "—");
   renderInfusion();
+  renderSessionPanel();
   renderVitals();
   renderAlarms(alarmActions);
   renderPumps();
@@ -402,6 +410,7 @@ function tick() {
 
 initAuth({ onSignedIn: startSession, onSignOut: () => signedOut() });
 initPinPrompt();
+initSessions({ toast, signedOutCheck: () => checkSignedIn() });
 annunciator.onChange = () => renderSound();
 $("sound-enable").addEventListener("click", () => annunciator.enable());
 // Any tap on the tablet also unlocks sound: the browser allows it only inside a user gesture.

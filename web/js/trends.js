@@ -119,8 +119,11 @@ class Chart {
 }
 
 export class Trends {
-  constructor(root) {
+  /** `live: false` draws a fixed window (a past session) instead of following the clock. */
+  constructor(root, { live = true } = {}) {
     this.root = root;
+    this.live = live;
+    this.window = null; // [startS, endS] when not live
     this.data = Object.fromEntries(TRACKED.map((m) => [m, []])); // metric -> [[t, v], ...]
     this.limits = {};
     this.baseline = null;
@@ -160,7 +163,16 @@ export class Trends {
         lines: limitLines("spo2"),
       }),
     };
-    setInterval(() => this.flush(), REDRAW_MS);
+    if (live) setInterval(() => this.flush(), REDRAW_MS);
+  }
+
+  /** A past session: its readings (GET /sessions/{id}/trends) over [startS, endS]. */
+  showWindow(history, startS, endS) {
+    const metrics = (history && history.metrics) || {};
+    for (const m of TRACKED) this.data[m] = (metrics[m] || []).map(([t, v]) => [t, v]);
+    this.window = [startS, Math.max(endS, startS + 60)];
+    for (const chart of Object.values(this.charts)) chart.resize();
+    this.redrawNow();
   }
 
   /** Hook for the patient's baseline: {sys, dia, hr} (grey lines), or null. */
@@ -218,16 +230,22 @@ export class Trends {
     if (!this.dirty && Date.now() - this.lastDraw < 10_000) return;
     this.dirty = false;
     this.lastDraw = Date.now();
-    const since = nowS - WINDOW_S;
-    for (const m of TRACKED) {
-      if (this.data[m].length && this.data[m][0][0] < since) {
-        this.data[m] = this.data[m].filter(([t]) => t >= since);
+    let xRange;
+    if (this.live) {
+      const since = nowS - WINDOW_S;
+      for (const m of TRACKED) {
+        if (this.data[m].length && this.data[m][0][0] < since) {
+          this.data[m] = this.data[m].filter(([t]) => t >= since);
+        }
       }
+      const first = Math.min(
+        ...TRACKED.map((m) => (this.data[m].length ? this.data[m][0][0] : Infinity)),
+      );
+      xRange = [Math.min(Number.isFinite(first) ? first : nowS, nowS - MIN_SPAN_S), nowS + 30];
+    } else {
+      if (!this.window) return;
+      xRange = this.window;
     }
-    const first = Math.min(
-      ...TRACKED.map((m) => (this.data[m].length ? this.data[m][0][0] : Infinity)),
-    );
-    const xRange = [Math.min(Number.isFinite(first) ? first : nowS, nowS - MIN_SPAN_S), nowS + 30];
 
     // BP: systolic and diastolic share the cuff's measurement time.
     const dia = new Map(this.data.nibp_dia.map(([t, v]) => [t, v]));
