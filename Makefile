@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format types pytest bench venv debian-deps clean
+.PHONY: demo test lint format types pytest bench bench-profile venv debian-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -20,13 +20,18 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests use: Chromium for the browser tests (driven by Playwright, no browser
-# download), shellcheck and systemd-analyze for the deployment files, aplay for the bedside sound.
+# download), shellcheck and systemd-analyze for the deployment files, aplay for the bedside sound,
+# a real Mosquitto broker, PostgreSQL server and openssl for the clinic central station tests.
 debian-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v aplay >/dev/null || missing="$$missing alsa-utils"; \
+	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null || missing="$$missing mosquitto-clients"; \
+	compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$$missing postgresql"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages for the tests:$$missing"; \
@@ -57,6 +62,11 @@ test: lint types pytest
 
 bench: venv
 	$(PY) -m bench
+
+# Where the service spends its time under load (py-spy, an external sampling profiler).
+bench-profile: venv
+	$(VENV)/bin/pip install -q 'py-spy>=0.4,<0.5'
+	$(PY) -m bench.profile --out profile.txt
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data

@@ -150,7 +150,15 @@ def _run_server(settings: Any) -> int:
     url = f"http://{settings.host}:{settings.port}/"
     devices = ", ".join(settings.devices) or "none (configure with --device DRIVER=URL)"
     print(f"Vigil {settings.bed}: {url}  devices: {devices}", flush=True)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+    # No permessage-deflate: the tablets are on the clinic's LAN, and compressing every small
+    # message cost more CPU than anything else per tablet (docs/benchmarks.md).
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+    )
     uvicorn.Server(config).run()
     return 0
 

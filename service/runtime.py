@@ -38,6 +38,7 @@ from service.persistence.writer import PersistenceWriter, active_alarms, write_e
 from service.platform import systemd
 from service.platform.annunciator import Annunciator, make_backend
 from service.platform.clock_sync import watch_clock
+from service.platform.memory import pin_mmap_threshold
 from service.sessions.manager import SessionManager
 from service.settings import Settings
 
@@ -99,6 +100,7 @@ class Runtime:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        pin_mmap_threshold()  # before the first sign-in's 16 MiB hash buffer
         self.started_at = self.clock.utcnow()
         await asyncio.to_thread(upgrade, self.settings.database_url)
         for digest, user, expires in await asyncio.to_thread(

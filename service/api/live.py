@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -95,6 +96,7 @@ async def _send(
     interval = runtime.settings.heartbeat_s
     loop = asyncio.get_running_loop()
     seq = 0
+    sent_in_a_row = 0
     next_beat = loop.time()
     while True:
         if queue.overflowed:
@@ -115,19 +117,46 @@ async def _send(
                 "clients": runtime.clients,
             }
             await websocket.send_text(json.dumps(beat))
-        try:
-            async with asyncio.timeout(max(0.0, next_beat - loop.time())):
-                event = await queue.get()
-        except TimeoutError:
-            continue
-        message = serialize.message(event)
-        if message["type"] == "infusion":
-            message["session"] = runtime.infusions.current_json()
-        if message["type"] == "action":
-            # Audio pauses and limit changes change what the tablet must sound or draw.
-            message["audio"] = runtime.snapshot()["audio"]
-            message["limits"] = runtime.engine.limits.as_dict()
-        await websocket.send_text(json.dumps(message))
+        event = queue.get_nowait()
+        if event is None:
+            try:
+                async with asyncio.timeout(max(0.0, next_beat - loop.time())):
+                    event = await queue.get()
+            except TimeoutError:
+                continue
+        else:
+            sent_in_a_row += 1
+            if sent_in_a_row % 64 == 0:
+                await asyncio.sleep(0)  # a long backlog does not hold the loop
+        await websocket.send_text(_text(event, runtime))
+
+
+def _text(event: BusEvent, runtime: Runtime) -> str:
+    """The event as the tablets' JSON, serialised once for all of them: every tablet gets the
+    same text (with ten tablets the same work was done ten times; docs/benchmarks.md, Profile).
+    Messages that carry the runtime's state at sending time are not shared."""
+    cached = _TEXTS.get(id(event))
+    if cached is not None and cached[0] is event:
+        return cached[1]
+    message = serialize.message(event)
+    kind = message["type"]
+    if kind == "infusion":
+        message["session"] = runtime.infusions.current_json()
+    if kind == "action":
+        # Audio pauses and limit changes change what the tablet must sound or draw.
+        message["audio"] = runtime.snapshot()["audio"]
+        message["limits"] = runtime.engine.limits.as_dict()
+    text = json.dumps(message)
+    if kind not in ("infusion", "action"):
+        _TEXTS[id(event)] = (event, text)  # the reference keeps the id from being reused
+        if len(_TEXTS) > _TEXT_CACHE:
+            _TEXTS.popitem(last=False)
+    return text
+
+
+#: Recently serialised events (identity → text), oldest first; bounded.
+_TEXTS: OrderedDict[int, tuple[BusEvent, str]] = OrderedDict()
+_TEXT_CACHE = 4096
 
 
 async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from service.sessions import views
 from service.sessions.exports import ALARM_HEAD, alarm_rows, note_rows, title
 from service.sessions.logic import Sample
 from service.sessions.manager import Collected
+
+if TYPE_CHECKING:
+    # fpdf2 (with Pillow and fontTools) is ~35 MB of memory: imported only to print a report.
+    from fpdf import FPDF
 
 #: Series drawn in the chart: metric -> (label, RGB colour).
 SERIES = {
@@ -101,6 +104,8 @@ def chart(pdf: FPDF, samples: list[Sample]) -> None:
 
 def report_pdf(c: Collected) -> bytes:
     r, s = c.record, c.summary
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(latin1(title(r)))
     pdf.add_page()

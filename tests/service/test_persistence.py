@@ -119,3 +119,28 @@ async def test_flush_writes_what_is_queued(db: Engine) -> None:
     await writer.flush()
     with Session(db) as session:
         assert session.scalar(select(func.count()).select_from(AlarmLogRow)) == 1
+
+
+def test_head_revision_matches_alembic_and_a_current_database_skips_alembic(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from service.persistence.db import alembic_config, current_revision, head_revision
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert current_revision(url) is None
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head_revision() == head
+    upgrade(url)
+    assert current_revision(url) == head
+    # Already at the head: upgrading again does not even load Alembic (memory, start-up time).
+    probe = (
+        "import sys; from service.persistence.db import upgrade; "
+        f"upgrade({url!r}); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
