@@ -38,7 +38,12 @@ class ReadingRow(Base):
     value: Mapped[float | None] = mapped_column(Float)
     validity: Mapped[str] = mapped_column(String(16))
     measured_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    __table_args__ = (Index("ix_readings_metric_time", "metric", "measured_at"),)
+    #: The bed a row came from, at the clinic central station (None at a bedside unit).
+    bed: Mapped[str | None] = mapped_column(String(64), default=None)
+    __table_args__ = (
+        Index("ix_readings_metric_time", "metric", "measured_at"),
+        Index("ix_readings_bed_measured_at", "bed", "measured_at"),
+    )
 
 
 class DeviceEventRow(Base):
@@ -51,7 +56,7 @@ class DeviceEventRow(Base):
     state: Mapped[str] = mapped_column(String(256))
     detail: Mapped[str] = mapped_column(String(512), default="")
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-
+    bed: Mapped[str | None] = mapped_column(String(64), default=None)
 
 class PumpReadingRow(Base):
     __tablename__ = "pump_readings"
@@ -66,7 +71,7 @@ class PumpReadingRow(Base):
     time_remaining_s: Mapped[float | None] = mapped_column(Float)
     drug: Mapped[str | None] = mapped_column(String(64))
     conditions: Mapped[str] = mapped_column(String(256), default="")
-
+    bed: Mapped[str | None] = mapped_column(String(64), default=None)
 
 class AlarmLogRow(Base):
     """Every alarm transition, with the user for human ones."""
@@ -90,7 +95,7 @@ class AlarmLogRow(Base):
     notify: Mapped[str | None] = mapped_column(String(32))
     cause: Mapped[str] = mapped_column(String(256), default="")
     mono: Mapped[float | None] = mapped_column(Float)
-
+    bed: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
 class AuditLogRow(Base):
     """Every human action (acknowledgements, audio pauses, limit changes...) with its user."""
@@ -102,7 +107,7 @@ class AuditLogRow(Base):
     user: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(String(512))
-
+    bed: Mapped[str | None] = mapped_column(String(64), default=None)
 
 class UserRow(Base):
     __tablename__ = "users"
