@@ -88,6 +88,7 @@ class Runtime:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.annunciator: Annunciator | None = None
         self.started_at: datetime | None = None
+        self.uplink: Any = None  # service.central.uplink.Uplink when [central] is set
 
     # -- the one way in -------------------------------------------------------------------
 
@@ -119,6 +120,11 @@ class Runtime:
         self._spawn(self._watch_backlog(), "backlog-watch")
         if self.settings.retention_days:
             self._spawn(self._retention(), "retention")
+        if self.settings.central is not None:
+            from service.central.uplink import Uplink  # paho only where a central is set up
+
+            self.uplink = Uplink(self, self.settings.central)
+            self._spawn(self.uplink.run(), "central-uplink")
         for spec in self.specs:
             handler = handler_factory(spec.driver)(spec.source)
             session = DeviceSession(spec.source, handler, spec.url, self.publish, self.clock)
@@ -405,4 +411,12 @@ class Runtime:
             },
             "clients": self.clients,
             "active_alarms": len(self.live.alarms),
+            "central": None
+            if self.uplink is None
+            else {
+                "connected": self.uplink.connected,
+                "queued": self.uplink.queued,
+                "sent": self.uplink.sent,
+                "dropped": self.uplink.dropped,
+            },
         }

@@ -5,6 +5,7 @@ Nothing here is read at import time (``load_settings`` is called by the CLI or a
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +52,44 @@ class SessionRules(BaseModel):
         )
 
 
+class CentralLink(BaseModel):
+    """The bed's link to the clinic central station (docs/central.md, docs/mqtt.md), TOML
+    table ``[central]``. The MQTT user name is the bed's name unless ``username`` is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1)
+    port: int = Field(8883, ge=1, le=65535)
+    clinic: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    tls: bool = True
+    ca_file: Path | None = None
+    username: str | None = None
+    password: str | None = Field(None, description="Prefer password_file.")
+    password_file: Path | None = None
+    keepalive_s: float = Field(5.0, ge=1, le=60)
+    heartbeat_s: float = Field(5.0, gt=0, le=60)
+    state_interval_s: float = Field(1.0, gt=0, le=60)
+    vitals_interval_s: float = Field(2.0, gt=0, le=60)
+    connect_timeout_s: float = Field(10.0, gt=0, le=300)
+    reconnect_max_s: float = Field(10.0, ge=1, le=300)
+    outbox_limit: int = Field(100_000, ge=100)
+
+    @model_validator(mode="after")
+    def _check(self) -> CentralLink:
+        if self.password is None and self.password_file is None:
+            raise ValueError("[central] needs password_file (or password)")
+        if self.password_file is not None and not self.password_file.is_file():
+            raise ValueError(f"[central] password_file {self.password_file} does not exist")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"[central] ca_file {self.ca_file} does not exist")
+        return self
+
+    def secret(self) -> str:
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        return self.password or ""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="forbid")
 
@@ -83,6 +122,8 @@ class Settings(BaseSettings):
     #: session are deleted only once the session was discharged that long ago. At least 30:
     #: the clinic's own record-keeping rules decide; a short value is almost always a mistake.
     retention_days: int = Field(0, ge=0)
+    #: The link to the clinic central station (``[central]``); none: the bed stands alone.
+    central: CentralLink | None = None
 
     @field_validator("devices", mode="before")
     @classmethod
@@ -113,6 +154,14 @@ class Settings(BaseSettings):
         if 0 < value < 30:
             raise ValueError("retention_days must be 0 (keep everything) or at least 30")
         return value
+
+    @model_validator(mode="after")
+    def _check_central_bed(self) -> Settings:
+        if self.central is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.bed):
+            raise ValueError(
+                f"bed {self.bed!r} cannot name an MQTT topic: letters, digits, - and _ only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_annunciator(self) -> Settings:

@@ -139,7 +139,7 @@ class AlarmEngine:
             return self._pump(event, now)
         if isinstance(event, ServiceFault):
             want = _Want(
-                Kind.TECHNICAL, Priority.HIGH, f"Vigil: {event.detail}", "vigil", event.name
+                Kind.TECHNICAL, event.priority, f"Vigil: {event.detail}", "vigil", event.name
             )
             return self._set(f"service:{event.name}", want if event.active else None, now)
         if isinstance(event, TabletCount):

@@ -170,6 +170,8 @@ class ServiceFault:
     active: bool
     detail: str
     at: datetime
+    #: HIGH by default; a fault that does not stop the bed alarming (the central link) is lower.
+    priority: Priority = Priority.HIGH
 
 
 @dataclass(frozen=True, slots=True)
