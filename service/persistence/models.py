@@ -58,6 +58,7 @@ class DeviceEventRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     bed: Mapped[str | None] = mapped_column(String(64), default=None)
 
+
 class PumpReadingRow(Base):
     __tablename__ = "pump_readings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -72,6 +73,7 @@ class PumpReadingRow(Base):
     drug: Mapped[str | None] = mapped_column(String(64))
     conditions: Mapped[str] = mapped_column(String(256), default="")
     bed: Mapped[str | None] = mapped_column(String(64), default=None)
+
 
 class AlarmLogRow(Base):
     """Every alarm transition, with the user for human ones."""
@@ -97,6 +99,7 @@ class AlarmLogRow(Base):
     mono: Mapped[float | None] = mapped_column(Float)
     bed: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
+
 class AuditLogRow(Base):
     """Every human action (acknowledgements, audio pauses, limit changes...) with its user."""
 
@@ -108,6 +111,7 @@ class AuditLogRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(String(512))
     bed: Mapped[str | None] = mapped_column(String(64), default=None)
+
 
 class UserRow(Base):
     __tablename__ = "users"

@@ -44,4 +44,3 @@ def pin_mmap_threshold(size: int = THRESHOLD) -> bool:
     if not ok:
         log.warning("could not pin the malloc mmap threshold: sign-ins may keep 16 MiB each")
     return ok
-
