@@ -44,6 +44,23 @@ RULES: list[tuple[str, set[str], set[str]]] = [
         STDLIB | {"service.platform", "service.alarms.model"},
         {"simulator", "drivers", "fastapi", "sqlalchemy"},
     ),
+    # The central link: MQTT (paho) and the database; never the drivers' codecs or sessions.
+    (
+        "service/central",
+        STDLIB
+        | {
+            "service",
+            "drivers.readings",
+            "paho",
+            "sqlalchemy",
+            "pydantic",
+            "pydantic_settings",
+            "fastapi",
+            "starlette",
+            "uvicorn",
+        },
+        {"simulator", "drivers.codecs", "drivers.sessions"},
+    ),
     (
         "service",
         STDLIB
