@@ -21,6 +21,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.system import Probe, Service, Simulator, Tablet, percentile, proc_stat, wait, workdir
 
@@ -73,41 +74,57 @@ def _lost(service: Service, seconds: float, rejected_before: dict[str, int]) -> 
     return lost
 
 
+@dataclass
+class Rig:
+    service: Service
+    probe: Probe
+    sims: list[Simulator]
+    watcher: Tablet  # receives the probe's alarms
+    others: list[Tablet]
+
+
+def rig(stack: contextlib.ExitStack, tmp: Path, beds: int, clients: int) -> Rig:
+    """The capacity set-up, running and connected: ``beds`` simulated beds (half Masimo + B.
+    Braun, half GE + Alaris), the probe, a ``vigil serve`` reading them all, ``clients``
+    tablets. Everything is stopped when ``stack`` closes."""
+    sims = []
+    if beds:
+        half = beds - beds // 2
+        sims.append(Simulator(tmp / "links-a", half, "masimo-ascii", "bbraun-bcc", seed=1))
+        stack.callback(sims[-1].stop)
+        if beds // 2:
+            sims.append(Simulator(tmp / "links-b", beds // 2, "ge-dri", "alaris-asena", seed=1000))
+            stack.callback(sims[-1].stop)
+    probe = Probe()
+    stack.callback(probe.close)
+    devices = [f"{PROBE}:masimo-ascii={probe.path}"]
+    for i, sim in enumerate(sims):
+        devices += sim.specs("ab"[i])
+    service = Service(tmp / "data", devices, limits={"sensor_delay_s": 0})
+    service.start()
+    stack.callback(service.stop)
+    cookie = service.cookie()
+    watcher = Tablet(service, cookie, watch=True)
+    watcher.start()
+    stack.callback(watcher.close)
+    others = [Tablet(service, cookie) for _ in range(clients - 1)]
+    for t in others:
+        t.start()
+        stack.callback(t.close)
+    wait(
+        lambda: all(d["availability"] == "connected" for d in service.health()["devices"]),
+        60,
+        f"all {len(devices)} devices connected",
+    )
+    return Rig(service, probe, sims, watcher, others)
+
+
 def run(beds: int, clients: int, trials: int = 200, settle_s: float = 8.0) -> Run:
     """``beds`` simulated beds (2 devices each: ``2 * beds`` devices) plus the probe."""
     rng = random.Random(beds)
     with workdir(f"e2e-{beds}") as tmp, contextlib.ExitStack() as stack:
-        sims = []
-        if beds:
-            half = beds - beds // 2
-            sims.append(Simulator(tmp / "links-a", half, "masimo-ascii", "bbraun-bcc", seed=1))
-            stack.callback(sims[-1].stop)
-            if beds // 2:
-                sims.append(
-                    Simulator(tmp / "links-b", beds // 2, "ge-dri", "alaris-asena", seed=1000)
-                )
-                stack.callback(sims[-1].stop)
-        probe = Probe()
-        stack.callback(probe.close)
-        devices = [f"{PROBE}:masimo-ascii={probe.path}"]
-        for i, sim in enumerate(sims):
-            devices += sim.specs("ab"[i])
-        service = Service(tmp / "data", devices, limits={"sensor_delay_s": 0})
-        service.start()
-        stack.callback(service.stop)
-        cookie = service.cookie()
-        watcher = Tablet(service, cookie, watch=True)
-        watcher.start()
-        stack.callback(watcher.close)
-        others = [Tablet(service, cookie) for _ in range(clients - 1)]
-        for t in others:
-            t.start()
-            stack.callback(t.close)
-        wait(
-            lambda: all(d["availability"] == "connected" for d in service.health()["devices"]),
-            60,
-            f"all {len(devices)} devices connected",
-        )
+        r = rig(stack, tmp, beds, clients)
+        service, probe, sims, watcher, others = r.service, r.probe, r.sims, r.watcher, r.others
         time.sleep(settle_s)
         before = service.health()
         rejected = {d["source"]: d.get("frames_rejected", 0) for d in before["devices"]}

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.e2e import PROBE
-from bench.system import Probe, Service, Simulator, Tablet, wait, workdir
+from bench.e2e import rig
+from bench.system import workdir
 
 
 def collapsed_top(
@@ -45,30 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with workdir("profile") as tmp, contextlib.ExitStack() as stack:
-        half = args.beds - args.beds // 2
-        sims = [Simulator(tmp / "a", half, "masimo-ascii", "bbraun-bcc")]
-        stack.callback(sims[0].stop)
-        if args.beds // 2:
-            sims.append(Simulator(tmp / "b", args.beds // 2, "ge-dri", "alaris-asena", seed=9))
-            stack.callback(sims[1].stop)
-        probe = Probe()
-        stack.callback(probe.close)
-        devices = [f"{PROBE}:masimo-ascii={probe.path}"]
-        for i, sim in enumerate(sims):
-            devices += sim.specs("ab"[i])
-        service = Service(tmp / "data", devices, limits={"sensor_delay_s": 0})
-        service.start()
-        stack.callback(service.stop)
-        cookie = service.cookie()
-        for _ in range(10):
-            tablet = Tablet(service, cookie)
-            tablet.start()
-            stack.callback(tablet.close)
-        wait(
-            lambda: all(d["availability"] == "connected" for d in service.health()["devices"]),
-            60,
-            "devices connected",
-        )
+        service = rig(stack, tmp, args.beds, clients=10).service
         time.sleep(5)
         raw = tmp / "profile.collapsed"
         subprocess.run(

@@ -90,6 +90,28 @@ class RunningServer:
         token = self.login(username).cookies["vigil_session"]
         return {"Cookie": f"vigil_session={token}"}
 
+    def publish(self, *events: Any) -> None:
+        """Publish events on the server's loop, as a device session would."""
+        runtime = self.app.state.runtime
+
+        def run() -> None:
+            for event in events:
+                runtime.publish(event)
+
+        runtime.loop.call_soon_threadsafe(run)
+
+    def cuff(self, sys: float, dia: float, hr: float, source: str = "monitor") -> None:
+        """One NIBP measurement (systolic, diastolic, mean) with an HR reading, now."""
+        from drivers.readings import Metric, VitalReading
+
+        now = self.app.state.runtime.clock.utcnow()
+        self.publish(
+            VitalReading(source, Metric.NIBP_SYS, sys, now),
+            VitalReading(source, Metric.NIBP_DIA, dia, now),
+            VitalReading(source, Metric.NIBP_MEAN, round((sys + 2 * dia) / 3), now),
+            VitalReading(source, Metric.HR, hr, now),
+        )
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)

@@ -53,15 +53,10 @@ def central_probe(broker: Mosquitto) -> Probe:
     return p
 
 
-def publish(server: RunningServer, *events: Any) -> None:
-    runtime = server.app.state.runtime
-    runtime.loop.call_soon_threadsafe(lambda: [runtime.publish(e) for e in events])
-
-
 def door(server: RunningServer, open_: bool) -> None:
     now = server.app.state.runtime.clock.utcnow()
     conditions = frozenset({PumpCondition.DOOR_OPEN}) if open_ else frozenset()
-    publish(server, PumpReading("pump", now, PumpState.STANDBY, conditions=conditions))
+    server.publish(PumpReading("pump", now, PumpState.STANDBY, conditions=conditions))
 
 
 def events(p: Probe) -> list[dict[str, Any]]:
@@ -78,7 +73,7 @@ def test_a_bed_reports_to_the_central_and_loses_nothing_while_the_broker_is_down
 ) -> None:
     central = central_probe(mosquitto)
     runtime = bed.app.state.runtime
-    publish(bed, TabletCount(1, runtime.clock.utcnow()))
+    bed.publish(TabletCount(1, runtime.clock.utcnow()))
     try:
         status = json.loads(central.wait_message(f"{ROOT}/up/status", timeout=10).payload)
         assert status["online"] is True and status["bed"] == "bed-1"

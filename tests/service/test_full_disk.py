@@ -24,7 +24,7 @@ from service.alarms.model import TabletCount
 from service.persistence.db import make_engine
 from service.persistence.models import ReadingRow
 from service.settings import Settings
-from tests.support import RunningServer, start_server, wait_for
+from tests.support import start_server, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,17 +62,12 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def publish(server: RunningServer, *events: object) -> None:
-    runtime = server.app.state.runtime
-    runtime.loop.call_soon_threadsafe(lambda: [runtime.publish(e) for e in events])
-
-
 def test_a_full_disk_is_a_technical_alarm_and_loses_nothing(small_disk: Path) -> None:
     server = start_server(Settings(data_dir=small_disk / "data"))
     try:
         runtime = server.app.state.runtime
         nurse = server.login("nurse")
-        publish(server, TabletCount(1, runtime.clock.utcnow()))
+        server.publish(TabletCount(1, runtime.clock.utcnow()))
         # The database exists and has its tables; now the disk fills up.
         filler = fill(small_disk)
         assert os.statvfs(small_disk).f_bavail == 0
@@ -80,7 +75,7 @@ def test_a_full_disk_is_a_technical_alarm_and_loses_nothing(small_disk: Path) ->
         sent = 0
         for i in range(40):
             now = runtime.clock.utcnow()
-            publish(server, VitalReading("monitor", Metric.HR, 70.0 + i % 5, now))
+            server.publish(VitalReading("monitor", Metric.HR, 70.0 + i % 5, now))
             sent += 1
         storage = wait_for(
             lambda: [
@@ -92,8 +87,7 @@ def test_a_full_disk_is_a_technical_alarm_and_loses_nothing(small_disk: Path) ->
 
         # Alarming does not wait for the disk: a severe BP is still a HIGH alarm at once.
         now = runtime.clock.utcnow()
-        publish(
-            server,
+        server.publish(
             VitalReading("monitor", Metric.NIBP_SYS, 205.0, now),
             VitalReading("monitor", Metric.NIBP_DIA, 125.0, now),
         )

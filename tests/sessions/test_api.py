@@ -37,31 +37,9 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     running.stop()
 
 
-def feed(server: RunningServer, *events: Any) -> None:
-    """Publish on the server's loop as a device session would."""
-    runtime = server.app.state.runtime
-
-    def run() -> None:
-        for event in events:
-            runtime.publish(event)
-
-    runtime.loop.call_soon_threadsafe(run)
-
-
-def cuff(server: RunningServer, sys: float, dia: float, hr: float) -> None:
-    now = server.app.state.runtime.clock.utcnow()
-    feed(
-        server,
-        VitalReading("monitor", Metric.NIBP_SYS, sys, now),
-        VitalReading("monitor", Metric.NIBP_DIA, dia, now),
-        VitalReading("monitor", Metric.NIBP_MEAN, round((sys + 2 * dia) / 3), now),
-        VitalReading("monitor", Metric.HR, hr, now),
-    )
-
-
 def pump(server: RunningServer, rate: float, volume: float, state: PumpState) -> None:
     now = server.app.state.runtime.clock.utcnow()
-    feed(server, PumpReading("pump", now, state, "", rate, volume, 35.0))
+    server.publish(PumpReading("pump", now, state, "", rate, volume, 35.0))
 
 
 def alarms(client: Any) -> list[dict[str, Any]]:
@@ -89,8 +67,8 @@ def test_lifecycle_from_baseline_to_discharge(server: RunningServer) -> None:
     assert nurse.post(API, json=NEW).status_code == 409  # one open session per bed
 
     # Two baseline cuff readings at 150/95.
-    cuff(server, 150, 95, 72)
-    cuff(server, 150, 95, 76)
+    server.cuff(150, 95, 72)
+    server.cuff(150, 95, 76)
     current = wait_for(
         lambda: (c := sitter.get(f"{API}/current").json()).get("baseline_preview") and c
     )
@@ -131,7 +109,7 @@ def test_lifecycle_from_baseline_to_discharge(server: RunningServer) -> None:
     ack = nurse.post(f"/api/v1/alarms/{mismatch['id']}/acknowledge")
     assert ack.status_code == 200
     pump(server, 52.5, 30.0, PumpState.INFUSING)  # reprogrammed: the alarm ends
-    cuff(server, 158, 96, 95)  # the peak
+    server.cuff(158, 96, 95)  # the peak
     pump(server, 0.0, 35.0, PumpState.STANDBY)  # the whole VTBI delivered
     wait_for(lambda: not alarms(sitter))
 
@@ -140,7 +118,7 @@ def test_lifecycle_from_baseline_to_discharge(server: RunningServer) -> None:
     assert ended.status_code == 200 and ended.json()["phase"] == "recovery"
     assert nurse.post(f"{API}/{sid}/discharge").status_code == 409  # not ready yet
 
-    cuff(server, 138, 88, 70)  # back near baseline
+    server.cuff(138, 88, 70)  # back near baseline
     check = wait_for(
         lambda: (c := sitter.get(f"{API}/{sid}/discharge-check").json())["criteria"][1]["ok"] and c
     )
@@ -232,8 +210,8 @@ def test_an_open_session_survives_a_restart(tmp_path: Path) -> None:
     try:
         nurse = first.login("nurse")
         sid = nurse.post(API, json=NEW).json()["id"]
-        cuff(first, 120, 80, 70)
-        cuff(first, 124, 82, 72)
+        first.cuff(120, 80, 70)
+        first.cuff(124, 82, 72)
         wait_for(lambda: nurse.get(f"{API}/current").json()["gate"]["ok"])
         assert nurse.post(f"{API}/{sid}/start").status_code == 200  # gate passes: no reason
     finally:
@@ -286,9 +264,9 @@ def test_trends_of_a_session_cover_its_window_with_invalid_values_as_gaps(
 ) -> None:
     nurse = server.login("nurse")
     sid = nurse.post(API, json=NEW).json()["id"]
-    cuff(server, 120, 80, 70)
+    server.cuff(120, 80, 70)
     now = server.app.state.runtime.clock.utcnow()
-    feed(server, VitalReading("monitor", Metric.SPO2, None, now, validity=Validity.INVALID))
+    server.publish(VitalReading("monitor", Metric.SPO2, None, now, validity=Validity.INVALID))
     trends = wait_for(
         lambda: (t := nurse.get(f"{API}/{sid}/trends").json())["metrics"]["spo2"] and t
     )

@@ -6,39 +6,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from drivers.readings import Metric, VitalReading
 from service.alarms.model import TabletCount
 from tests.support import RunningServer
 from tests.web.browsing import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def feed(server: RunningServer, *events: Any) -> None:
-    runtime = server.app.state.runtime
-
-    def run() -> None:
-        for event in events:
-            runtime.publish(event)
-
-    runtime.loop.call_soon_threadsafe(run)
-
-
-def cuff(server: RunningServer, sys: float, dia: float, hr: float) -> None:
-    now = server.app.state.runtime.clock.utcnow()
-    feed(
-        server,
-        VitalReading("monitor", Metric.NIBP_SYS, sys, now),
-        VitalReading("monitor", Metric.NIBP_DIA, dia, now),
-        VitalReading("monitor", Metric.HR, hr, now),
-    )
 
 
 def confirm_as_nurse(page: Page, pin: str = "2222") -> None:
@@ -52,7 +30,7 @@ def test_a_nurse_runs_a_whole_infusion_from_the_sitters_tablet(
 ) -> None:
     server = serve(session={"min_recovery_min": 0})
     runtime = server.app.state.runtime
-    feed(server, TabletCount(1, runtime.clock.utcnow()))
+    server.publish(TabletCount(1, runtime.clock.utcnow()))
     sign_in(page, server, "sitter")
     page.goto(server.url)
     panel = page.locator("#infusion")
@@ -81,8 +59,8 @@ def test_a_nurse_runs_a_whole_infusion_from_the_sitters_tablet(
     expect(page.locator("#infusion-detail")).to_contain_text("waiting for two cuff readings")
 
     # Two baseline readings above the gate: the panel says so (it polls every 10 s).
-    cuff(server, 150, 95, 72)
-    cuff(server, 150, 95, 76)
+    server.cuff(150, 95, 72)
+    server.cuff(150, 95, 76)
     gate = page.locator("#gate-status")
     expect(gate).to_have_text(
         "BP gate: baseline SBP 150 > 140; baseline DBP 95 > 90", timeout=15_000
@@ -111,7 +89,7 @@ def test_a_nurse_runs_a_whole_infusion_from_the_sitters_tablet(
     page.click("#session-end")
     confirm_as_nurse(page)
     expect(panel).to_have_attribute("data-phase", "recovery", timeout=5000)
-    cuff(server, 132, 84, 70)
+    server.cuff(132, 84, 70)
     expect(page.locator("#discharge-ready")).to_have_text("Ready for discharge", timeout=15_000)
     criteria = page.locator("#discharge-criteria li")
     expect(criteria).to_have_count(3)
