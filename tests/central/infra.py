@@ -242,7 +242,46 @@ def make_tls(
 # Mosquitto
 
 
-class Mosquitto:
+class _Server:
+    """A server process in its own temporary directory: ``with`` starts it, leaving the block
+    (or ``close()``) stops it, kills it if it will not stop, and removes the directory."""
+
+    directory: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            self.kill()
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Mosquitto(_Server):
     """A real Mosquitto broker running the shipped configuration, with TLS on a free port.
 
     ``users`` maps user names to passwords (hashed into the password file with mosquitto_passwd).
@@ -426,29 +465,6 @@ class Mosquitto:
         self.stop()
         self.start()
 
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            self.kill()
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 # ---------------------------------------------------------------------------------------------
 # An MQTT v5 test client (paho-mqtt 2, its own network thread) that records what it gets
@@ -599,7 +615,7 @@ def postgres_bindir() -> Path:
     return found[-1]
 
 
-class Postgres:
+class Postgres(_Server):
     """A real PostgreSQL server: initdb into a temporary directory (trust authentication),
     listening on 127.0.0.1 only, on a free port, with fsync off, and a database ``vigil``.
 
@@ -778,26 +794,3 @@ class Postgres:
                 continue
         self.process.kill()
         self.process.wait(10)
-
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            self.kill()
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
