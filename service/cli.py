@@ -91,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("drivers", help="list the device drivers")
     cli_devices.add_parser(sub)
+
+    central = sub.add_parser("central", help="run the clinic central station (docs/central.md)")
+    central.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    central.add_argument("--clinic", default=None)
+    central.add_argument("--broker-host", default=None)
+    central.add_argument("--broker-port", type=int, default=None)
+    central.add_argument("--ca-file", type=Path, default=None)
+    central.add_argument("--password-file", type=Path, default=None)
+    central.add_argument("--db", default=None, help="database URL (default: SQLite in --data-dir)")
+    central.add_argument("--data-dir", type=Path, default=None)
+    central.add_argument("--host", default=None)
+    central.add_argument("--port", type=int, default=None)
     return parser
 
 
@@ -111,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             "drivers": _drivers,
             "users": _users,
             "devices": cli_devices.run,
+            "central": _central,
         }[args.command]
         return handler(args)
     except (DriverUsageError, FileNotFoundError, ValueError) as exc:
@@ -333,3 +346,49 @@ def _demo_users(settings: Any) -> None:
     for username, name, role, pin in DEMO_USERS:
         if username not in existing:
             store.add(username, name, Role(role), pin, datetime.now(UTC))
+
+
+def _central(args: argparse.Namespace) -> int:
+    """The clinic central station: settings, database migration, then the web server."""
+    import uvicorn
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.central.settings import load_station_settings
+    from service.central.station import create_central_app
+    from service.persistence.db import upgrade
+
+    settings = load_station_settings(
+        args.config,
+        clinic=args.clinic,
+        broker_host=args.broker_host,
+        broker_port=args.broker_port,
+        ca_file=args.ca_file,
+        password_file=args.password_file,
+        db_url=args.db,
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+    )
+    try:
+        upgrade(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        print(f"vigil central: database {shown}: {reason}", file=sys.stderr)
+        return 1
+    app = create_central_app(settings)
+    print(
+        f"Vigil central station of {settings.clinic}: http://{settings.host}:{settings.port}/"
+        f"  broker {settings.broker_host}:{settings.broker_port}",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+    )
+    uvicorn.Server(config).run()
+    return 0

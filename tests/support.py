@@ -142,7 +142,11 @@ def start_server(settings: Settings, port: int | None = None) -> RunningServer:
     add_test_users(settings)
     port = port or free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
-    app = create_app(settings)
+    return run_app(create_app(settings), port)
+
+
+def run_app(app: Any, port: int) -> RunningServer:
+    """Serve a FastAPI app with a real uvicorn on 127.0.0.1:``port`` in a thread."""
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
 
