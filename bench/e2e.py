@@ -167,7 +167,11 @@ def capacity(steps: tuple[int, ...] = (10, 25, 50, 75, 100), trials: int = 200) 
     """Beds per step (2 devices each); stops at the first step that fails."""
     runs = []
     for beds in steps:
-        r = run(beds, clients=10, trials=trials)
+        try:
+            r = run(beds, clients=10, trials=trials)
+        except TimeoutError as exc:  # the devices did not even all connect: a failed step
+            nan = float("nan")
+            r = Run(2 * beds, 10, 0, nan, nan, nan, [str(exc)], nan, nan, nan, nan, nan)
         runs.append(r)
         status = "ok" if r.ok else "FAILS: " + ("; ".join(r.lost[:3]) or "p99 ≥ 100 ms")
         print(
