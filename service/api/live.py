@@ -67,8 +67,8 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
         await websocket.send_text(json.dumps(snapshot))
         token = websocket.cookies.get(COOKIE)
         sender = asyncio.create_task(_send(websocket, runtime, sub, token))
-        receiver = asyncio.create_task(_receive(websocket, heard))
-        watchdog = asyncio.create_task(_watch_client(heard, settings.client_timeout_s))
+        receiver = asyncio.create_task(receive_heartbeats(websocket, heard))
+        watchdog = asyncio.create_task(watch_heartbeats(heard, settings.client_timeout_s))
         done, pending = await asyncio.wait(
             {sender, receiver, watchdog}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -159,7 +159,7 @@ _TEXTS: OrderedDict[int, tuple[BusEvent, str]] = OrderedDict()
 _TEXT_CACHE = 4096
 
 
-async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:
+async def receive_heartbeats(websocket: WebSocket, heard: asyncio.Event) -> None:
     while True:
         text = await websocket.receive_text()
         try:
@@ -170,7 +170,7 @@ async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:
             heard.set()
 
 
-async def _watch_client(heard: asyncio.Event, timeout: float) -> None:
+async def watch_heartbeats(heard: asyncio.Event, timeout: float) -> None:
     while True:
         heard.clear()
         try:

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
+from service.api.live import receive_heartbeats, watch_heartbeats
 from service.api.security import Nurse, Viewer
 from service.auth.sessions import COOKIE
 from service.central.board import Refused, iso
@@ -128,8 +129,8 @@ async def live(websocket: WebSocket) -> None:
     try:
         await websocket.send_text(json.dumps(station.snapshot()))
         sender = asyncio.create_task(_send(websocket, station, client, token))
-        receiver = asyncio.create_task(_receive(websocket, heard))
-        watchdog = asyncio.create_task(_watch(heard, station.settings.client_timeout_s))
+        receiver = asyncio.create_task(receive_heartbeats(websocket, heard))
+        watchdog = asyncio.create_task(watch_heartbeats(heard, station.settings.client_timeout_s))
         done, pending = await asyncio.wait(
             {sender, receiver, watchdog}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -186,24 +187,3 @@ async def _send(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, next_beat - loop.time())):
                 await client.wake.wait()
-
-
-async def _receive(websocket: WebSocket, heard: asyncio.Event) -> None:
-    while True:
-        text = await websocket.receive_text()
-        try:
-            message = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(message, dict) and message.get("type") == "heartbeat":
-            heard.set()
-
-
-async def _watch(heard: asyncio.Event, timeout: float) -> None:
-    while True:
-        heard.clear()
-        try:
-            async with asyncio.timeout(timeout):
-                await heard.wait()
-        except TimeoutError:
-            return
