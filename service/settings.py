@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -188,12 +188,22 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from an optional TOML file, the environment, then explicit ``overrides``."""
+    loaded = from_sources(Settings, "VIGIL_", config_file, **overrides)
+    return Settings.model_validate(loaded.model_dump())
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def from_sources(cls: type[S], env_prefix: str, config_file: Path | None, **overrides: Any) -> S:
+    """``cls`` from, highest first: explicit ``overrides`` (None values ignored), the environment
+    (``env_prefix``), then the optional TOML file. Shared by the bed and the central station."""
     if config_file is not None and not config_file.is_file():
         raise FileNotFoundError(f"configuration file {config_file} does not exist")
 
-    class _FromFile(Settings):
+    class _FromFile(cls):  # type: ignore[valid-type,misc]
         model_config = SettingsConfigDict(
-            env_prefix="VIGIL_", extra="forbid", toml_file=config_file
+            env_prefix=env_prefix, extra="forbid", toml_file=config_file
         )
 
         @classmethod
@@ -211,4 +221,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             return sources
 
     clean = {key: value for key, value in overrides.items() if value is not None}
-    return Settings.model_validate(_FromFile(**clean).model_dump())
+    loaded: S = _FromFile(**clean)
+    return loaded

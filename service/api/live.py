@@ -19,7 +19,8 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
@@ -39,7 +40,7 @@ router = APIRouter(tags=["live"])
 CLIENT_QUEUE = 2000
 
 
-def _origin_allowed(websocket: WebSocket) -> bool:
+def origin_allowed(websocket: WebSocket) -> bool:
     """Browsers send Origin; it must name this server (no cross-site socket hijacking)."""
     origin = websocket.headers.get("origin")
     if origin is None:
@@ -50,7 +51,7 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 
 @router.websocket("/live")
 async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runtime)]) -> None:
-    if not _origin_allowed(websocket):
+    if not origin_allowed(websocket):
         await websocket.close(code=1008, reason="origin not allowed")
         return
     user = websocket_user(websocket)
@@ -61,33 +62,46 @@ async def live(websocket: WebSocket, runtime: Annotated[Runtime, Depends(ws_runt
     sub = runtime.bus.subscribe("tablet", Overflow.DROP_OLDEST, limit=CLIENT_QUEUE)
     snapshot = runtime.snapshot()  # taken right after subscribing: nothing falls in between
     runtime.tablet_joined()
-    heard = asyncio.Event()
     settings = runtime.settings
     try:
         await websocket.send_text(json.dumps(snapshot))
         token = websocket.cookies.get(COOKIE)
-        sender = asyncio.create_task(_send(websocket, runtime, sub, token))
-        receiver = asyncio.create_task(receive_heartbeats(websocket, heard))
-        watchdog = asyncio.create_task(watch_heartbeats(heard, settings.client_timeout_s))
-        done, pending = await asyncio.wait(
-            {sender, receiver, watchdog}, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for task in done:
-            task.exception()  # retrieved: a closed socket is the normal way out
-        if watchdog in done:
-            log.warning("tablet silent for %.0f s: closing its socket", settings.client_timeout_s)
-            with contextlib.suppress(Exception):
-                await websocket.close(code=1001, reason="heartbeat timeout")
+        sender = _send(websocket, runtime, sub, token)
+        if await run_socket(websocket, sender, settings.client_timeout_s):
+            log.warning("tablet silent for %.0f s: closed its socket", settings.client_timeout_s)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         runtime.tablet_left()
         sub.close()
+
+
+async def run_socket(
+    websocket: WebSocket, sender: Coroutine[Any, Any, None], client_timeout_s: float
+) -> bool:
+    """Run a live socket: ``sender`` streams to the client while its heartbeats are read and
+    watched; whichever ends first ends the socket. True when the client fell silent for
+    ``client_timeout_s`` (its socket is then closed with 1001). Shared by the bed's tablets and
+    the central's overview pages."""
+    heard = asyncio.Event()
+    tasks = {
+        asyncio.create_task(sender),
+        asyncio.create_task(receive_heartbeats(websocket, heard)),
+        watchdog := asyncio.create_task(watch_heartbeats(heard, client_timeout_s)),
+    }
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    for task in done:
+        task.exception()  # retrieved: a closed socket is the normal way out
+    if watchdog in done:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1001, reason="heartbeat timeout")
+        return True
+    return False
 
 
 async def _send(

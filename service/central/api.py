@@ -17,13 +17,12 @@ import json
 import logging
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
-from service.api.live import receive_heartbeats, watch_heartbeats
+from service.api.live import origin_allowed, run_socket
 from service.api.security import Nurse, Viewer
 from service.auth.sessions import COOKIE
 from service.central.board import Refused, iso
@@ -103,20 +102,13 @@ async def acknowledge(
 # -- the live socket -----------------------------------------------------------------------------
 
 
-def _origin_allowed(websocket: WebSocket) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser (tests, scripts)
-    return urlsplit(origin).netloc == websocket.headers.get("host", "")
-
-
 @router.websocket("/central/live")
 async def live(websocket: WebSocket) -> None:
     """A snapshot of every bed, then one ``bed`` message per changed bed (its whole state),
     ``station`` when the station's own health changes, and a ``heartbeat`` every second. The
     page sends ``{"type": "heartbeat"}`` at least every 5 s; a silent page is disconnected."""
     station: CentralStation = websocket.app.state.runtime
-    if not _origin_allowed(websocket):
+    if not origin_allowed(websocket):
         await websocket.close(code=1008, reason="origin not allowed")
         return
     token = websocket.cookies.get(COOKIE)
@@ -125,25 +117,10 @@ async def live(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     client = station.live.join()
-    heard = asyncio.Event()
     try:
         await websocket.send_text(json.dumps(station.snapshot()))
-        sender = asyncio.create_task(_send(websocket, station, client, token))
-        receiver = asyncio.create_task(receive_heartbeats(websocket, heard))
-        watchdog = asyncio.create_task(watch_heartbeats(heard, station.settings.client_timeout_s))
-        done, pending = await asyncio.wait(
-            {sender, receiver, watchdog}, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for task in done:
-            task.exception()  # retrieved: a closed socket is the normal way out
-        if watchdog in done:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=1001, reason="heartbeat timeout")
+        sender = _send(websocket, station, client, token)
+        await run_socket(websocket, sender, station.settings.client_timeout_s)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from service.central.protocol import NAME
+from service.settings import from_sources
 
 ENV_PREFIX = "VIGIL_CENTRAL_"
 
@@ -122,31 +121,8 @@ def load_station_settings(config_file: Path | None = None, **overrides: Any) -> 
     """Settings from an optional TOML file, the environment, then explicit ``overrides`` (None
     values are ignored). Raises FileNotFoundError, or ValueError with one line naming the bad
     settings."""
-    if config_file is not None and not config_file.is_file():
-        raise FileNotFoundError(f"configuration file {config_file} does not exist")
-
-    class _FromFile(StationSettings):
-        model_config = SettingsConfigDict(
-            env_prefix=ENV_PREFIX, extra="forbid", toml_file=config_file
-        )
-
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-            if config_file is not None:
-                sources += (TomlConfigSettingsSource(settings_cls),)
-            return sources
-
-    clean = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return _FromFile(**clean)
+        return from_sources(StationSettings, ENV_PREFIX, config_file, **overrides)
     except ValidationError as exc:
         raise ValueError(f"bad settings: {describe(exc)}") from None
 
