@@ -180,6 +180,7 @@ class Service:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
+    _cookie: str | None = None
 
     @property
     def url(self) -> str:
@@ -224,7 +225,12 @@ class Service:
             return False
 
     def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(f"{self.url}/api/v1/health", timeout=10).json()
+        """The signed-in health answer (an anonymous caller gets status and bed only)."""
+        if self._cookie is None:
+            self._cookie = self.cookie()
+        result: dict[str, Any] = httpx.get(
+            f"{self.url}/api/v1/health", timeout=10, headers={"Cookie": self._cookie}
+        ).json()
         return result
 
     def cookie(self) -> str:

@@ -211,7 +211,7 @@ def _demo(args: argparse.Namespace) -> int:
         settings = _load(args, devices=devices, bed="demo")
         _demo_users(settings)
         print(f"Vigil demo: open http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
-        print("  demo users: sitter / PIN 1111, nurse / PIN 2222, admin / PIN 9999", flush=True)
+        print("  demo users: sitter / PIN 1111, nurse / PIN 222222, admin / PIN 999999", flush=True)
         print(
             "  the emulated pump runs the typical-responder plan: 72 kg, 0.5 mg/kg, 0.5 mg/mL,"
             " 40 min (108 mL/h); cuff readings at 1 and 5 min, the infusion starts at 10 min",
@@ -328,8 +328,8 @@ def _users(args: argparse.Namespace) -> int:
 
 DEMO_USERS = (
     ("sitter", "Demo sitter", "sitter", "1111"),
-    ("nurse", "Demo nurse", "nurse", "2222"),
-    ("admin", "Demo admin", "admin", "9999"),
+    ("nurse", "Demo nurse", "nurse", "222222"),
+    ("admin", "Demo admin", "admin", "999999"),
 )
 
 

@@ -19,20 +19,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from drivers.clock import Clock, SystemClock
 from drivers.registry import handler_factory
 from drivers.sessions.base import DeviceSession
-from service.alarms.engine import AlarmEngine, Output
+from service.alarms.engine import AlarmEngine, Output, PauseRefused
 from service.alarms.limits import Limits
 from service.alarms.model import (
     AlarmTransition,
     OperatorAction,
+    Priority,
     ServiceFault,
     TabletCount,
 )
 from service.auth.sessions import SessionStore
+from service.auth.throttle import Burst, Throttle
 from service.auth.users import UserStore
 from service.bus import EventBus, Overflow, Woken
 from service.events import BusEvent
 from service.live import LiveState
 from service.persistence.db import make_engine, upgrade
+from service.persistence.limits import save_limits, stored_limits
 from service.persistence.retention import prune
 from service.persistence.writer import PersistenceWriter, active_alarms, write_events
 from service.platform import systemd
@@ -46,14 +49,74 @@ log = logging.getLogger(__name__)
 
 #: Queue length past which the writer counts as backlogged (a technical alarm, data kept).
 WRITER_HIGH_WATER = 50_000
+#: How often sign-ins are checked against the users table (a user disabled elsewhere).
+SIGN_IN_CHECK_S = 2.0
 #: How often old records are deleted when ``retention_days`` is set.
 RETENTION_EVERY_S = 6 * 3600
+#: A wall clock that moved this much more (or less) than the monotonic clock between two reads
+#: was stepped (NTP correcting it, someone setting it): the alarm timers follow the step.
+CLOCK_STEP_TOLERANCE_S = 2.0
+
+
+def _on_a_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class SteppedClock:
+    """The runtime's clock: the injected one, watched for wall-clock steps.
+
+    The engine's timers are wall-clock ``datetime`` values (it takes ``now``), so a step of the
+    wall clock would lengthen or shorten every audio pause, condition delay, reminder and
+    escalation. Each ``utcnow()`` read on the event loop compares how far the wall clock moved
+    since the previous read with how far the monotonic clock moved; a difference over
+    ``tolerance_s`` is a step, reported to ``on_step(step, wall)`` *before* the new wall time is
+    returned, so nothing on the loop uses the new time before the engine's timers were moved
+    (``AlarmEngine.shift_time``). A slow NTP slew is not a step. Reads from worker threads
+    (FastAPI runs plain ``def`` dependencies there) pass through without looking: they never
+    reach the engine, and the next read on the loop sees the step.
+    """
+
+    def __init__(
+        self,
+        inner: Clock,
+        on_step: Callable[[timedelta, datetime], None],
+        tolerance_s: float = CLOCK_STEP_TOLERANCE_S,
+        watching: Callable[[], bool] = _on_a_loop,
+    ) -> None:
+        self.inner = inner
+        self.tolerance_s = tolerance_s
+        self._on_step = on_step
+        self._watching = watching
+        self._last: tuple[datetime, float] | None = None
+
+    def monotonic(self) -> float:
+        return self.inner.monotonic()
+
+    def utcnow(self) -> datetime:
+        if not self._watching():
+            return self.inner.utcnow()
+        before = self.inner.monotonic()
+        wall = self.inner.utcnow()
+        mono = self.inner.monotonic()
+        if mono - before > self.tolerance_s:
+            return wall  # the clock moved while being read (a test's fake clock): next time
+        last, self._last = self._last, (wall, mono)
+        if last is not None:
+            step = (wall - last[0]).total_seconds() - (mono - last[1])
+            if abs(step) > self.tolerance_s:
+                self._on_step(timedelta(seconds=step), wall)
+        return wall
 
 
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
+        self._clock_steps: list[OperatorAction] = []  # to report (see _clock_stepped)
+        self.clock: Clock = SteppedClock(clock or SystemClock(), self._clock_stepped)
         self.bus: EventBus[BusEvent] = EventBus()
         self.specs = settings.device_specs()
         self.live = LiveState(settings.bed, self.specs)
@@ -77,7 +140,8 @@ class Runtime:
             self.clock,
         )
         self.device_sessions: list[DeviceSession] = []
-        self.users = UserStore(self.db)
+        self.users = UserStore(self.db, staff_pin_digits=settings.staff_pin_digits)
+        self.throttle = Throttle()
         self.infusions = SessionManager(self, settings.session.rules())
         self.sessions = SessionStore(
             persist=self._off_loop(self.users.save_sign_in),
@@ -89,6 +153,7 @@ class Runtime:
         self.annunciator: Annunciator | None = None
         self.started_at: datetime | None = None
         self.uplink: Any = None  # service.central.uplink.Uplink when [central] is set
+        self._pins_alarm = False
 
     # -- the one way in -------------------------------------------------------------------
 
@@ -104,6 +169,7 @@ class Runtime:
         pin_mmap_threshold()  # before the first sign-in's 16 MiB hash buffer
         self.started_at = self.clock.utcnow()
         await asyncio.to_thread(upgrade, self.settings.database_url)
+        await self._restore_limits()
         for digest, user, expires in await asyncio.to_thread(
             self.users.sign_ins, self.clock.utcnow()
         ):
@@ -114,10 +180,15 @@ class Runtime:
             self.engine.restore(restored, self.clock.utcnow())
             self._refresh_alarms()
         await self._start_platform()
-        await self.infusions.load()
+        try:
+            await self.infusions.load()
+        except Exception as exc:  # the bed must alarm even if its session records cannot load
+            log.exception("infusion sessions could not be loaded")
+            self._fault("session_record")(f"infusion sessions could not be loaded: {exc!r}"[:300])
         self._spawn(self.writer.run(), "persistence-writer")
         self._spawn(self._alarm_runner(), "alarm-runner")
         self._spawn(self._watch_backlog(), "backlog-watch")
+        self._spawn(self._watch_sign_ins(), "sign-in-watch")
         if self.settings.retention_days:
             self._spawn(self._retention(), "retention")
         if self.settings.central is not None:
@@ -262,10 +333,15 @@ class Runtime:
         # The service starts with nobody listening: the engine times "no tablet" from here.
         self.publish(TabletCount(self.clients, self.clock.utcnow()))
         while True:
+            # The time first: reading it moves the engine's timers if the wall clock stepped.
+            now = self.clock.utcnow()
+            self._report_clock_steps()
             deadline = self.engine.next_deadline()
             wait = None
             if deadline is not None:
-                wait = max(0.0, (deadline - self.clock.utcnow()).total_seconds()) + 0.001
+                # A monotonic wait (asyncio's clock): a wall-clock step while waiting does not
+                # move the moment it ends.
+                wait = max(0.0, (deadline - now).total_seconds()) + 0.001
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
                 # that lands together with the timeout.
@@ -278,6 +354,30 @@ class Runtime:
                 continue
             if not isinstance(event, AlarmTransition | OperatorAction):
                 self._emit(self.engine.observe(event, self.clock.utcnow()))
+
+    def _clock_stepped(self, step: timedelta, wall: datetime) -> None:
+        """The wall clock stepped by ``step``: move the engine's timers at once (durations keep
+        their monotonic length; records keep the true wall time). The audit record, and the
+        tablets' new pause end, go out from the alarm runner, woken for it."""
+        self.engine.shift_time(step)
+        seconds = step.total_seconds()
+        log.warning("wall clock stepped by %+.1f s: alarm timers moved with it", seconds)
+        self._clock_steps.append(
+            OperatorAction(
+                "clock_stepped",
+                "system",
+                wall,
+                f"wall clock stepped by {seconds:+.1f} s; audio pause, delays, reminders and "
+                "escalation keep their length",
+            )
+        )
+        with contextlib.suppress(AttributeError):  # a step before the runner exists
+            self._alarm_sub.wake()
+
+    def _report_clock_steps(self) -> None:
+        if self._clock_steps:
+            steps, self._clock_steps = self._clock_steps, []
+            self._emit(list(steps))
 
     def _emit(self, outputs: list[Output]) -> None:
         if not outputs:
@@ -324,14 +424,51 @@ class Runtime:
         now = self.clock.utcnow()
         return await self._act(self.engine.reject_responsibility(alarm_id, user, now))
 
-    async def pause_audio(self, user: str, seconds: float | None = None) -> list[Output]:
-        return await self._act(self.engine.pause_audio(user, self.clock.utcnow(), seconds))
+    async def pause_audio(
+        self, user: str, seconds: float | None = None, *, nurse: bool = False
+    ) -> list[Output]:
+        """Pause audio (``nurse``: a nurse acts or confirmed with a PIN). A repeat pause without a
+        nurse raises ``PauseRefused`` after the refusal is recorded in the audit log."""
+        now = self.clock.utcnow()
+        try:
+            outputs = self.engine.pause_audio(user, now, seconds, nurse=nurse)
+        except PauseRefused as refused:
+            log.warning("audio pause by %s refused: %s", user, refused)
+            await self._act([self.engine.refusal(refused, user, now)])
+            raise
+        return await self._act(outputs)
 
     async def resume_audio(self, user: str) -> list[Output]:
         return await self._act(self.engine.resume_audio(user, self.clock.utcnow()))
 
     async def set_limits(self, changes: dict[str, float], user: str) -> list[Output]:
-        return await self._act(self.engine.set_limits(changes, user, self.clock.utcnow()))
+        """Check, store, then apply: a change that cannot be stored is not applied (the caller
+        answers 503), so a restart never silently reverts a limit (``ValueError``: refused)."""
+        self.engine.limits.changed(changes)  # raises ValueError naming a bad entry
+        clean = {name: float(value) for name, value in changes.items()}
+        await asyncio.to_thread(save_limits, self.db, clean, user, self.clock.utcnow())
+        return await self._act(self.engine.set_limits(clean, user, self.clock.utcnow()))
+
+    async def _restore_limits(self) -> None:
+        """Apply the limits nurses changed before the last shutdown over the configuration's.
+        A stored value that is no longer allowed is skipped and reported, never fatal."""
+        try:
+            stored = await asyncio.to_thread(stored_limits, self.db)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("stored alarm limits could not be read: %s", exc)
+            self._fault("alarm_limits")(f"stored alarm limits could not be read: {exc}"[:300])
+            return
+        skipped = []
+        for name, value in sorted(stored.items()):
+            try:
+                self.engine.limits = self.engine.limits.changed({name: value})
+            except ValueError as exc:
+                skipped.append(str(exc))
+        if stored:
+            log.warning("alarm limits restored from the database: %s", stored)
+        if skipped:
+            self._fault("alarm_limits")("stored alarm limits not applied: " + "; ".join(skipped))
+        self.live.limits = self.engine.limits.as_dict()
 
     async def _act(self, outputs: list[Output]) -> list[Output]:
         """A human action took effect in the engine (at once, on the loop). Its record is written
@@ -353,6 +490,41 @@ class Runtime:
     def audit(self, action: str, user: str, detail: str) -> None:
         """Record a human action that is not an alarm action (sign-in, user changes...)."""
         self._emit([OperatorAction(action, user, self.clock.utcnow(), detail)])
+
+    def wrong_pins(self, burst: Burst) -> None:
+        """A burst of wrong PINs from one client for one name: audited once, a LOW technical
+        alarm (not a message to the tablets per attempt)."""
+        detail = f"{burst.failures} wrong PINs for {burst.username!r} from {burst.client}"
+        self.audit("wrong_pins", burst.username[:32] or "?", detail)
+        self.publish(
+            ServiceFault(
+                "wrong_pins",
+                True,
+                f"repeated wrong PINs ({detail})",
+                self.clock.utcnow(),
+                Priority.LOW,
+            )
+        )
+        self._pins_alarm = True
+
+    async def _watch_sign_ins(self) -> None:
+        """Every 2 s: end the sign-ins of users disabled elsewhere (the command line writes
+        the database directly), and end the wrong-PIN alarm once it has been quiet."""
+        while True:
+            await asyncio.sleep(SIGN_IN_CHECK_S)
+            try:
+                active = await asyncio.to_thread(self.users.active_names)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("could not read the users to check sign-ins: %s", exc)
+            else:
+                for username in self.sessions.keep_only(active):
+                    log.warning("%s is disabled: signed out", username)
+                    self.audit("signed_out", username, "user disabled")
+            if self._pins_alarm and not self.throttle.bursting(self.clock.monotonic()):
+                self._pins_alarm = False
+                self.publish(
+                    ServiceFault("wrong_pins", False, "no wrong PINs lately", self.clock.utcnow())
+                )
 
     def tablet_joined(self) -> None:
         self.clients += 1

@@ -122,8 +122,21 @@ class Settings(BaseSettings):
     #: session are deleted only once the session was discharged that long ago. At least 30:
     #: the clinic's own record-keeping rules decide; a short value is almost always a mistake.
     retention_days: int = Field(0, ge=0)
+    #: Shortest PIN for nurses and admins (a password of 8+ characters is always allowed);
+    #: shorter existing PINs must be changed at the next sign-in (docs/security.md).
+    staff_pin_digits: int = Field(6, ge=4, le=12)
     #: The link to the clinic central station (``[central]``); none: the bed stands alone.
     central: CentralLink | None = None
+    #: HTTP hardening (docs/security.md). A request body larger than this is refused with 413
+    #: before it is parsed (a streamed body is cut as soon as it passes the cap).
+    max_body_bytes: int = Field(65536, ge=1024)
+    #: Host names (and addresses) the unit answers to; others get 421 (DNS rebinding). Empty:
+    #: localhost, 127.0.0.1, ::1, ``host`` (unless 0.0.0.0), the machine's host name and
+    #: ``<hostname>.local``, and the literal address a request arrived on. ``["*"]``: any.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Serve ``/docs`` (Swagger UI) and ``/redoc``; their scripts come from a CDN, so they need
+    #: the internet. ``/openapi.json`` is always served.
+    api_docs: bool = False
 
     @field_validator("devices", mode="before")
     @classmethod

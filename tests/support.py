@@ -118,7 +118,7 @@ class RunningServer:
 
 
 #: The users every test server has (role = user name).
-PINS = {"sitter": "1111", "nurse": "2222", "admin": "9999", "nurse2": "3333"}
+PINS = {"sitter": "1111", "nurse": "222222", "admin": "999999", "nurse2": "333333"}
 
 
 def add_test_users(settings: Settings) -> None:

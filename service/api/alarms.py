@@ -8,28 +8,34 @@ tablet signed in as the sitter gives their user name and PIN with the request (n
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service import serialize
-from service.alarms.engine import Output
+from service.alarms.engine import Output, PauseRefused
 from service.alarms.limits import LIMITS
 from service.alarms.model import AlarmTransition
 from service.api.deps import RuntimeDep
 from service.api.proof import NurseProof, acting_nurse
 from service.api.security import Nurse, Viewer
-from service.auth.users import User
+from service.api.types import AlarmId
+from service.auth.users import Role, User
 from service.persistence.models import AuditLogRow
 
 router = APIRouter(tags=["alarms"])
+log = logging.getLogger(__name__)
 
 
-class AudioPause(BaseModel):
+class AudioPause(NurseProof):
+    """How long (at most 120 s); a nurse's ``username`` and ``pin`` to pause an alarm again."""
+
     seconds: float | None = Field(None, gt=0, le=120, description="At most 120 s.")
 
 
@@ -55,7 +61,7 @@ async def _alarm_action(
 
 @router.post("/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm (nurse)")
 async def acknowledge(
-    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
     return await _alarm_action(runtime.acknowledge, alarm_id, nurse)
@@ -63,7 +69,7 @@ async def acknowledge(
 
 @router.post("/alarms/{alarm_id}/accept", summary="Accept responsibility for an alarm (nurse)")
 async def accept(
-    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
     return await _alarm_action(runtime.accept_responsibility, alarm_id, nurse)
@@ -71,7 +77,7 @@ async def accept(
 
 @router.post("/alarms/{alarm_id}/reject", summary="Reject responsibility: escalates at once")
 async def reject(
-    alarm_id: str, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
     return await _alarm_action(runtime.reject_responsibility, alarm_id, nurse)
@@ -81,7 +87,20 @@ async def reject(
 async def pause(
     user: Viewer, runtime: RuntimeDep, body: AudioPause | None = None
 ) -> list[dict[str, Any]]:
-    return _out(await runtime.pause_audio(user.username, body.seconds if body else None))
+    """A sitter may pause an alarm once. Pausing again while an alarm an earlier pause silenced
+    is still shown needs a nurse: one signed in, or a nurse's ``username`` and ``pin`` in the
+    body (the pause is then recorded as the nurse's); otherwise 403, and the refusal is
+    audited."""
+    proof = body is not None and bool(body.username) and bool(body.pin)
+    nurse = proof or user.role.at_least(Role.NURSE)
+    actor = await acting_nurse(user, body, runtime) if nurse else user
+    try:
+        outputs = await runtime.pause_audio(
+            actor.username, body.seconds if body else None, nurse=nurse
+        )
+    except PauseRefused as refused:
+        raise HTTPException(403, str(refused)) from None
+    return _out(outputs)
 
 
 @router.post("/audio/resume", summary="End an audio pause")
@@ -113,6 +132,12 @@ async def change_limits(
         return _out(await runtime.set_limits(body.limits, nurse.username))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    except (SQLAlchemyError, OSError) as exc:
+        # Not stored, so not applied: a restart must never silently revert a limit.
+        log.error("limit change not stored: %s", exc)
+        raise HTTPException(
+            503, "not saved: the unit cannot write to its disk; the limits are unchanged"
+        ) from None
 
 
 @router.get("/audit", summary="The audit log of human actions, newest first")

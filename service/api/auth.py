@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -11,9 +13,11 @@ from pydantic import BaseModel, Field
 from service.api.deps import RuntimeDep
 from service.api.security import Admin, MaybeUser
 from service.auth.sessions import COOKIE
+from service.auth.throttle import Throttle
 from service.auth.users import AuthError, Role, User
 
 router = APIRouter(tags=["auth"])
+log = logging.getLogger(__name__)
 
 
 class Credentials(BaseModel):
@@ -32,24 +36,49 @@ def user_json(user: User) -> dict[str, Any]:
         "display_name": user.display_name,
         "role": user.role.value,
         "active": user.active,
+        "must_change_pin": user.pin_change_required,
     }
 
 
-async def verify(runtime: Any, username: str, pin: str) -> User:
-    """Check credentials off the event loop (scrypt takes tens of ms); audit failures."""
-    now = runtime.clock.utcnow()
+async def verify(runtime: Any, username: str, pin: str, client: str) -> User:
+    """Check credentials off the event loop (scrypt takes tens of ms), throttled per (client,
+    user name): docs/security.md. The answer is the same for an unknown name, a disabled user
+    and a wrong PIN; a throttled key is answered 429 before any PIN is checked."""
+    throttle: Throttle = runtime.throttle
+    wait = throttle.wait(client, username, runtime.clock.monotonic())
+    if wait > 0 or not throttle.begin(client, username):
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            f"too many wrong PINs from this tablet: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     try:
-        return await asyncio.to_thread(runtime.users.verify, username, pin, now)
+        user: User = await asyncio.to_thread(
+            runtime.users.verify, username, pin, runtime.clock.utcnow()
+        )
     except AuthError as exc:
-        runtime.audit("sign_in_refused", username[:32], str(exc))
+        burst = throttle.failed(client, username, runtime.clock.monotonic())
+        log.info("wrong PIN for %r from %s", username[:32], client)
+        if burst is not None:
+            runtime.wrong_pins(burst)
         raise HTTPException(401, str(exc)) from None
+    finally:
+        throttle.end(client, username)
+    throttle.succeeded(client, username)
+    return user
+
+
+def client_of(request: Request) -> str:
+    """The throttle's client: the address a sign-in comes from."""
+    return f"address {request.client.host if request.client else 'unknown'}"
 
 
 @router.post("/auth/login", summary="Sign in with user name and PIN (sets an HttpOnly cookie)")
 async def login(
     body: Credentials, request: Request, response: Response, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    user = await verify(runtime, body.username, body.pin)
+    user = await verify(runtime, body.username, body.pin, client_of(request))
     sign_in = runtime.sessions.create(user, runtime.clock.utcnow())
     response.set_cookie(
         COOKIE,
@@ -61,6 +90,27 @@ async def login(
     )
     runtime.audit("signed_in", user.username, f"role {user.role.value}")
     return user_json(user)
+
+
+class PinChange(BaseModel):
+    pin: str = Field(min_length=1, max_length=128, description="The current PIN or password")
+    new_pin: str = Field(min_length=1, max_length=128, description="The new PIN or password")
+
+
+@router.post("/auth/pin", summary="Change your own PIN (required after sign-in when too short)")
+async def change_pin(
+    body: PinChange, user: MaybeUser, request: Request, runtime: RuntimeDep
+) -> dict[str, Any]:
+    await verify(runtime, user.username, body.pin, f"sign-in of {user.username}")
+    if body.new_pin == body.pin:
+        raise HTTPException(422, "the new PIN must differ from the old one")
+    try:
+        changed = await asyncio.to_thread(runtime.users.set_secret, user.username, body.new_pin)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    runtime.sessions.replace_user(request.cookies.get(COOKIE), changed)
+    runtime.audit("pin_changed", user.username, "by the user")
+    return user_json(changed)
 
 
 @router.post("/auth/logout", summary="Sign out")

@@ -30,7 +30,11 @@ async def acting_nurse(user: User, proof: NurseProof | None, runtime: Runtime) -
         return user
     if proof is None or not proof.username or not proof.pin:
         raise HTTPException(403, "a nurse must confirm with user name and PIN")
-    nurse = await verify(runtime, proof.username, proof.pin)
+    # Keyed by the signed-in tablet, not its address: wrong PINs typed by a stranger who is
+    # not signed in never slow a nurse confirming here.
+    nurse = await verify(runtime, proof.username, proof.pin, f"sign-in of {user.username}")
     if not nurse.role.at_least(Role.NURSE):
         raise HTTPException(403, f"{nurse.username} is not a nurse")
+    if nurse.pin_change_required:
+        raise HTTPException(403, f"{nurse.username} must change the PIN first (sign in to do so)")
     return nurse

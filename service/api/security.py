@@ -19,22 +19,40 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
+#: Requests that are user actions: only these extend a sign-in (docs/security.md).
+ACTIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def signed_in(request: Request) -> User:
     runtime = _runtime(request)
-    sign_in = runtime.sessions.get(request.cookies.get(COOKIE), runtime.clock.utcnow())
+    sign_in = runtime.sessions.get(
+        request.cookies.get(COOKIE), runtime.clock.utcnow(), touch=request.method in ACTIONS
+    )
     if sign_in is None:
         raise HTTPException(401, "sign in first")
     return sign_in.user
 
 
+def signed_in_or_none(request: Request) -> User | None:
+    """The signed-in user, or None, never raising: for answers that everyone gets, with
+    more for staff (``GET /health``). Only reads: it does not extend the sign-in."""
+    runtime = _runtime(request)
+    sign_in = runtime.sessions.get(request.cookies.get(COOKIE), runtime.clock.utcnow())
+    return None if sign_in is None else sign_in.user
+
+
 def websocket_user(websocket: WebSocket) -> User | None:
     runtime: Runtime = websocket.app.state.runtime
     sign_in = runtime.sessions.get(websocket.cookies.get(COOKIE), runtime.clock.utcnow())
-    return None if sign_in is None else sign_in.user
+    if sign_in is None or sign_in.user.pin_change_required:
+        return None
+    return sign_in.user
 
 
 def require(role: Role) -> Callable[[User], User]:
     def check(user: Annotated[User, Depends(signed_in)]) -> User:
+        if user.pin_change_required:
+            raise HTTPException(403, "change your PIN first (POST /api/v1/auth/pin)")
         if not user.role.at_least(role):
             raise HTTPException(403, f"this needs a {role.value} (you are a {user.role.value})")
         return user
@@ -46,6 +64,7 @@ Viewer = Annotated[User, Depends(require(Role.SITTER))]
 Nurse = Annotated[User, Depends(require(Role.NURSE))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
 MaybeUser = Annotated[User, Depends(signed_in)]
+OptionalUser = Annotated[User | None, Depends(signed_in_or_none)]
 
 
 def same_origin(origin: str | None, host: str | None) -> bool:

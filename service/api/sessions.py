@@ -18,8 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.proof import NurseProof, acting_nurse
 from service.api.security import Viewer
+from service.api.types import RowId
 from service.sessions import exports, pdf, views
-from service.sessions.logic import NoteKind, Phase, Plan
+from service.sessions.logic import PLAN_BOUNDS, NoteKind, Phase, Plan
 from service.sessions.manager import (
     Collected,
     DischargeRefused,
@@ -43,16 +44,27 @@ async def _manager(request: Request) -> SessionManager:
 Manager = Annotated[SessionManager, Depends(_manager)]
 
 
+def _bounded(name: str, meaning: str) -> Any:
+    """A plan field within its clinical range (``PLAN_BOUNDS``); NaN and infinity refused."""
+    bound = PLAN_BOUNDS[name]
+    return Field(
+        ge=bound.low,
+        le=bound.high,
+        allow_inf_nan=False,
+        description=f"{meaning} {bound.low:g}–{bound.high:g} {bound.unit}.",
+    )
+
+
 class NewSession(NurseProof):
     patient: str = Field(
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Pseudonym."
     )
     name: str | None = Field(None, max_length=128, description="Shown to staff; never logged.")
     drug: str = Field("ketamine", min_length=1, max_length=64)
-    weight_kg: float = Field(gt=0, le=400)
-    dose_mg_per_kg: float = Field(gt=0, le=10)
-    concentration_mg_ml: float = Field(gt=0, le=100)
-    duration_min: float = Field(gt=0, le=600)
+    weight_kg: float = _bounded("weight_kg", "Patient weight.")
+    dose_mg_per_kg: float = _bounded("dose_mg_per_kg", "Planned dose per kg.")
+    concentration_mg_ml: float = _bounded("concentration_mg_ml", "Concentration in the bag.")
+    duration_min: float = _bounded("duration_min", "Planned infusion time.")
 
 
 class Override(NurseProof):
@@ -130,13 +142,17 @@ async def current(user: Viewer, manager: Manager) -> dict[str, Any]:
 
 
 @router.get("/sessions/{session_id}", summary="A session: details, summary, notes, alarms")
-async def details(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+async def details(session_id: RowId, user: Viewer, manager: Manager) -> dict[str, Any]:
     return await _details(manager, session_id)
 
 
 @router.post("/sessions/{session_id}/start", summary="Start the infusion (nurse; BP gate)")
 async def start(
-    session_id: int, user: Viewer, request: Request, manager: Manager, body: Override | None = None
+    session_id: RowId,
+    user: Viewer,
+    request: Request,
+    manager: Manager,
+    body: Override | None = None,
 ) -> dict[str, Any]:
     nurse = await acting_nurse(user, body, request.app.state.runtime)
     reason = body.override_reason if body else None
@@ -145,7 +161,7 @@ async def start(
 
 @router.post("/sessions/{session_id}/end-infusion", summary="End the infusion (nurse)")
 async def end_infusion(
-    session_id: int,
+    session_id: RowId,
     user: Viewer,
     request: Request,
     manager: Manager,
@@ -157,7 +173,7 @@ async def end_infusion(
 
 @router.post("/sessions/{session_id}/notes", summary="Add a note (sitter)")
 async def add_note(
-    session_id: int, body: NewNote, user: Viewer, manager: Manager
+    session_id: RowId, body: NewNote, user: Viewer, manager: Manager
 ) -> dict[str, Any]:
     if body.kind is NoteKind.OTHER and not body.text.strip():
         raise HTTPException(422, "a note of kind 'other' needs text")
@@ -165,13 +181,17 @@ async def add_note(
 
 
 @router.get("/sessions/{session_id}/discharge-check", summary="Is the patient ready to go?")
-async def discharge_check(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+async def discharge_check(session_id: RowId, user: Viewer, manager: Manager) -> dict[str, Any]:
     return views.check(await _do(manager.discharge_check(session_id)))
 
 
 @router.post("/sessions/{session_id}/discharge", summary="Discharge (nurse; check or override)")
 async def discharge(
-    session_id: int, user: Viewer, request: Request, manager: Manager, body: Override | None = None
+    session_id: RowId,
+    user: Viewer,
+    request: Request,
+    manager: Manager,
+    body: Override | None = None,
 ) -> dict[str, Any]:
     nurse = await acting_nurse(user, body, request.app.state.runtime)
     reason = body.override_reason if body else None
@@ -190,7 +210,7 @@ def _download(name: str) -> dict[str, str]:
 
 
 @router.get("/sessions/{session_id}/trends", summary="The session's readings for the trend charts")
-async def trends(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+async def trends(session_id: RowId, user: Viewer, manager: Manager) -> dict[str, Any]:
     """Same shape as ``GET /readings/history``, over the session window."""
     c = await _collect(manager, session_id)
     end = c.record.discharged_at or manager.runtime.clock.utcnow()
@@ -198,7 +218,7 @@ async def trends(session_id: int, user: Viewer, manager: Manager) -> dict[str, A
 
 
 @router.get("/sessions/{session_id}/readings.csv", summary="Raw readings in the session window")
-async def readings_csv(session_id: int, user: Viewer, manager: Manager) -> Response:
+async def readings_csv(session_id: RowId, user: Viewer, manager: Manager) -> Response:
     c = await _collect(manager, session_id)
     text = await asyncio.to_thread(exports.readings_csv, c.readings)
     headers = _download(f"session-{session_id}-readings.csv")
@@ -206,19 +226,19 @@ async def readings_csv(session_id: int, user: Viewer, manager: Manager) -> Respo
 
 
 @router.get("/sessions/{session_id}/fhir", summary="FHIR R4 Bundle (pseudonymous)")
-async def fhir(session_id: int, user: Viewer, manager: Manager) -> dict[str, Any]:
+async def fhir(session_id: RowId, user: Viewer, manager: Manager) -> dict[str, Any]:
     c = await _collect(manager, session_id)
     return await asyncio.to_thread(exports.fhir_bundle, c)
 
 
 @router.get("/sessions/{session_id}/report.html", summary="Printable session report")
-async def report_html(session_id: int, user: Viewer, manager: Manager) -> HTMLResponse:
+async def report_html(session_id: RowId, user: Viewer, manager: Manager) -> HTMLResponse:
     c = await _collect(manager, session_id)
     return HTMLResponse(await asyncio.to_thread(exports.report_html, c))
 
 
 @router.get("/sessions/{session_id}/report.pdf", summary="Session report as PDF")
-async def report_pdf(session_id: int, user: Viewer, manager: Manager) -> Response:
+async def report_pdf(session_id: RowId, user: Viewer, manager: Manager) -> Response:
     c = await _collect(manager, session_id)
     body = await asyncio.to_thread(pdf.report_pdf, c)
     headers = _download(f"session-{session_id}-report.pdf")

@@ -12,15 +12,23 @@ from sqlalchemy.orm import Session
 
 from service import serialize
 from service.api.deps import RuntimeDep
-from service.api.security import Viewer
+from service.api.security import OptionalUser, Viewer
 from service.persistence.models import AlarmLogRow, ReadingRow
 
 router = APIRouter(tags=["status"])
 
 
-@router.get("/health", summary="Devices, their availability, storage and clients")
-async def health(runtime: RuntimeDep) -> dict[str, Any]:
-    return runtime.health()
+@router.get(
+    "/health",
+    summary="Status and bed; signed in: devices, their availability, storage and clients",
+)
+async def health(runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+    """Anyone (a monitoring probe) gets ``{"status", "bed"}``; the details (device URLs,
+    counts, last errors) only a signed-in user."""
+    full = runtime.health()
+    if user is None:
+        return {"status": full["status"], "bed": full["bed"]}
+    return full
 
 
 @router.get("/readings/latest", summary="The latest value of every metric, pump and condition")

@@ -1,13 +1,16 @@
 """Sign-in sessions: random tokens in an HttpOnly, SameSite=Strict cookie.
 
-Sessions are short-lived and slide with use: a sitter's tablet stays signed in through a shift
-(``sitter_idle``), nurse and admin sessions end after a few idle minutes (``staff_idle``), so a
-nurse who walks away does not leave a nurse session open.
+Sessions are short-lived and slide with *user actions* only (a request that changes something;
+``get(..., touch=True)``): the tablet's heartbeats, its live socket and its periodic reads do
+not keep a sign-in alive. A sitter's tablet stays signed in through a shift (``sitter_idle``),
+nurse and admin sessions end after a few idle minutes (``staff_idle``), so a nurse who walks
+away from an open tablet is signed out at the limit even though the tablet keeps reading.
 
 Lookups are served from memory (never a database read on the event loop). Each session is also
 kept in the ``sign_ins`` table (a SHA-256 of the token, never the token) by the caller, through
-``persist``/``forget`` callbacks run off the loop, so that a restart of the service — by the
-watchdog, say — does not leave the bedside tablet signed out and blind.
+``persist``/``forget`` callbacks run off the loop, with its expiry as last extended, so that a
+restart of the service — by the watchdog, say — keeps every valid sign-in. A sign-in that must
+first change its PIN is never stored: after a restart it simply signs in again.
 """
 
 from __future__ import annotations
@@ -57,15 +60,20 @@ class SessionStore:
         token = secrets.token_urlsafe(32)
         sign_in = SignIn(token, user, now, now + self._idle(user))
         self._sessions[token_hash(token)] = sign_in
-        if self._persist:
-            self._persist(token_hash(token), user.username, sign_in.expires)
+        self._store(token_hash(token), sign_in)
         return sign_in
+
+    def _store(self, digest: str, sign_in: SignIn) -> None:
+        if self._persist and not sign_in.user.pin_change_required:
+            self._persist(digest, sign_in.user.username, sign_in.expires)
 
     def restore(self, digest: str, user: User, expires: datetime) -> None:
         """Re-adopt a session kept in the database (the token itself is only in the cookie)."""
         self._sessions[digest] = SignIn("", user, expires - self._idle(user), expires)
 
-    def get(self, token: str | None, now: datetime) -> SignIn | None:
+    def get(self, token: str | None, now: datetime, *, touch: bool = False) -> SignIn | None:
+        """The sign-in of ``token`` if it has not expired; ``touch`` (a user action) extends
+        it by the role's idle time and stores the new expiry."""
         if not token:
             return None
         digest = token_hash(token)
@@ -75,8 +83,28 @@ class SessionStore:
         if now >= sign_in.expires:
             self._drop(digest)
             return None
-        sign_in.expires = now + self._idle(sign_in.user)  # sliding, in memory
+        if touch:
+            sign_in.expires = now + self._idle(sign_in.user)
+            self._store(digest, sign_in)
         return sign_in
+
+    def replace_user(self, token: str | None, user: User) -> None:
+        """The signed-in user changed (a PIN change lifts ``pin_change_required``)."""
+        if not token:
+            return
+        digest = token_hash(token)
+        sign_in = self._sessions.get(digest)
+        if sign_in is not None:
+            sign_in.user = user
+            self._store(digest, sign_in)
+
+    def keep_only(self, usernames: set[str]) -> list[str]:
+        """End the sign-ins of users not in ``usernames`` (disabled or removed elsewhere, e.g.
+        from the command line); the names whose sign-ins ended."""
+        gone = sorted({s.user.username for s in self._sessions.values()} - usernames)
+        for username in gone:
+            self.end_user(username)
+        return gone
 
     def end(self, token: str | None) -> SignIn | None:
         if not token:

@@ -42,6 +42,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.auth.sessions import SessionStore
+from service.auth.throttle import Burst, Throttle
 from service.auth.users import UserStore
 from service.central.board import AuditRecord, Board, Command, Outputs, Refused, iso
 from service.central.broker import BrokerLink, Incoming
@@ -130,6 +131,7 @@ class CentralStation:
         self.clock: Clock = clock or SystemClock()
         self.db = central_engine(settings.database_url)
         self.users = UserStore(self.db)
+        self.throttle = Throttle()
         self.sessions = SessionStore(
             persist=self._off_loop(self.users.save_sign_in),
             forget=self._off_loop(self.users.delete_sign_in),
@@ -383,6 +385,12 @@ class CentralStation:
     def audit(self, action: str, user: str, detail: str) -> None:
         """A human action that is not about a bed (sign-ins, user changes)."""
         self.writer.put([AuditRecord(None, self.clock.utcnow(), user, action, detail)])
+
+    def wrong_pins(self, burst: Burst) -> None:
+        """A burst of wrong PINs from one client (audited once; the sign-in is throttled)."""
+        detail = f"{burst.failures} wrong PINs for {burst.username!r} from {burst.client}"
+        log.warning("repeated wrong PINs: %s", detail)
+        self.audit("wrong_pins", burst.username[:32] or "?", detail)
 
     # -- views ---------------------------------------------------------------------------
 

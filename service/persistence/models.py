@@ -127,6 +127,16 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class AlarmLimitRow(Base):
+    """A limit a nurse changed at the bedside (migration 0006); applied at start-up."""
+
+    __tablename__ = "alarm_limits"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SignInRow(Base):
     """A sign-in session, so that a restart (e.g. by the watchdog) does not sign the tablet out.
     Only a SHA-256 of the token is stored."""

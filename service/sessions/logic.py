@@ -6,7 +6,8 @@ feeds them what the database and the alarm engine know.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,25 +54,79 @@ class Rules:
 
 
 @dataclass(frozen=True, slots=True)
+class Bound:
+    """The clinically plausible range of one plan field (docs/sessions.md, "Input ranges")."""
+
+    low: float
+    high: float
+    unit: str
+
+
+#: Ranges a plan must lie in. Wide enough for every ketamine protocol in use (0.5–1 mg/kg over
+#: ~40 min is typical; up to 2 mg/kg in some protocols), narrow enough that every derived value
+#: is finite and plausible: a weight from a premature baby to the heaviest adult, a bag from a
+#: dilute 0.1 mg/mL to the 100 mg/mL vial, an infusion from 1 min to 10 h.
+PLAN_BOUNDS: dict[str, Bound] = {
+    "weight_kg": Bound(2.0, 400.0, "kg"),
+    "dose_mg_per_kg": Bound(0.01, 5.0, "mg/kg"),
+    "concentration_mg_ml": Bound(0.1, 100.0, "mg/mL"),
+    "duration_min": Bound(1.0, 600.0, "min"),
+}
+
+
+def plan_problems(values: Mapping[str, object]) -> list[str]:
+    """What is wrong with a plan's numbers (empty: nothing). Never raises: a stored row may
+    hold anything (text, NULL, NaN, a denormal)."""
+    problems = []
+    for name, bound in PLAN_BOUNDS.items():
+        value = values.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{name} is not a number ({value!r})")
+        elif not math.isfinite(value):
+            problems.append(f"{name} is not finite ({value!r})")
+        elif not bound.low <= value <= bound.high:
+            problems.append(f"{name} {value:g} outside {bound.low:g}–{bound.high:g} {bound.unit}")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
+    """The nurse's plan. Its derived values are ``None`` when the plan is out of range (a
+    damaged stored record): they are never infinite or NaN."""
+
     weight_kg: float
     dose_mg_per_kg: float
     concentration_mg_ml: float
     duration_min: float
 
     @property
-    def dose_mg(self) -> float:
+    def problems(self) -> list[str]:
+        return plan_problems(
+            {
+                "weight_kg": self.weight_kg,
+                "dose_mg_per_kg": self.dose_mg_per_kg,
+                "concentration_mg_ml": self.concentration_mg_ml,
+                "duration_min": self.duration_min,
+            }
+        )
+
+    @property
+    def dose_mg(self) -> float | None:
+        if self.problems:
+            return None
         return self.dose_mg_per_kg * self.weight_kg
 
     @property
-    def vtbi_ml(self) -> float:
+    def vtbi_ml(self) -> float | None:
         """Volume to be infused: the whole dose at the bag's concentration."""
-        return self.dose_mg / self.concentration_mg_ml
+        dose = self.dose_mg
+        return None if dose is None else dose / self.concentration_mg_ml
 
     @property
-    def rate_ml_h(self) -> float:
+    def rate_ml_h(self) -> float | None:
         """Constant rate that delivers the dose over the planned duration."""
-        return self.vtbi_ml / (self.duration_min / 60.0)
+        vtbi = self.vtbi_ml
+        return None if vtbi is None else vtbi / (self.duration_min / 60.0)
 
 
 # -- readings ------------------------------------------------------------------------------
@@ -228,9 +283,9 @@ class Peak:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    planned_dose_mg: float
-    planned_volume_ml: float
-    expected_rate_ml_h: float
+    planned_dose_mg: float | None
+    planned_volume_ml: float | None
+    expected_rate_ml_h: float | None
     volume_delivered_ml: float | None
     dose_delivered_mg: float | None
     baseline: Baseline | None
@@ -256,16 +311,22 @@ def summarize(
     volume_infused_ml: float | None,
 ) -> Summary:
     """``volume_infused_ml`` is the pump's last reported total (``None`` without a pump)."""
-    delivered = None if volume_infused_ml is None else volume_infused_ml * plan.concentration_mg_ml
+    delivered = None
+    if volume_infused_ml is not None and not plan.problems:
+        delivered = volume_infused_ml * plan.concentration_mg_ml
     return Summary(
-        round(plan.dose_mg, 2),
-        round(plan.vtbi_ml, 2),
-        round(plan.rate_ml_h, 2),
+        _round(plan.dose_mg),
+        _round(plan.vtbi_ml),
+        _round(plan.rate_ml_h),
         volume_infused_ml,
         None if delivered is None else round(delivered, 2),
         base,
         peaks(samples),
     )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 # -- pump cross-check ----------------------------------------------------------------------
@@ -296,6 +357,9 @@ class SessionRecord:
     discharged_at: datetime | None = None
     discharged_by: str | None = None
     discharge_override_reason: str | None = None
+    #: Set when the stored record is damaged (an old database, a hand edit): what is wrong.
+    #: Such a record is shown with this error and never breaks anything else.
+    problem: str | None = None
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         """Readings, alarms and audit entries in this window belong to the session."""

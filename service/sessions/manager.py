@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from service.alarms.model import InfusionContext
+from service.alarms.model import InfusionContext, Priority, ServiceFault
 from service.sessions import views
 from service.sessions.logic import (
     AlarmEpisode,
@@ -39,6 +39,10 @@ from service.sessions.store import InfusionStore, RawReading
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
+
+
+#: Alarm keys that do not block the discharge check.
+NOT_BLOCKING_DISCHARGE = ("pump_complete:",)
 
 
 class SessionError(Exception):
@@ -84,6 +88,7 @@ class SessionManager:
         self.current: SessionRecord | None = None
         self._lock = asyncio.Lock()
         self._loaded = False
+        self._damaged: set[int] = set()
 
     @property
     def bed(self) -> str:
@@ -102,9 +107,34 @@ class SessionManager:
         if self._loaded:  # another request loaded it while this one waited for the lock
             return
         self.current = await asyncio.to_thread(self.store.current, self.bed)
+        damaged = await asyncio.to_thread(self.store.damaged, self.bed)
         self._loaded = True
+        if damaged:
+            self._report_damaged(damaged)
         if self.current is not None:
             self._publish_context(self.current)
+
+    def _report_damaged(self, damaged: list[SessionRecord]) -> None:
+        """A damaged stored record is a technical alarm (it stays while such a record is the
+        bed's open session; one shown as ended is reported once, at start-up)."""
+        now = self._now()
+        if damaged:
+            text = "; ".join(f"session {r.id}: {r.problem}" for r in damaged)
+            self._damaged = {r.id for r in damaged}
+            self.runtime.publish(
+                ServiceFault(
+                    "session_record",
+                    True,
+                    f"damaged session record (shown with its error): {text}"[:400],
+                    now,
+                    Priority.MEDIUM,
+                )
+            )
+        else:
+            self._damaged = set()
+            self.runtime.publish(
+                ServiceFault("session_record", False, "session records readable", now)
+            )
 
     # -- the bus (called synchronously from Runtime.publish) -------------------------------
 
@@ -182,6 +212,9 @@ class SessionManager:
 
     async def add_note(self, session_id: int, user: str, kind: NoteKind, text: str) -> Note:
         record = await self.get(session_id)
+        if record.phase is Phase.ENDED:
+            # The discharge signature closes the record: nothing may be added under it.
+            raise SessionError(f"session {record.id} was discharged and signed: no more notes")
         note = Note(record.id, self._now(), user, kind, text)
         await asyncio.to_thread(self.store.add_note, note)
         # Free text is not copied to the audit log: it may name people.
@@ -263,7 +296,13 @@ class SessionManager:
         since = record.infusion_ended_at or now
         samples = await asyncio.to_thread(self.store.samples, since, now)
         found = cuffs(samples)
-        shown = [a.message for a in self.runtime.engine.active()]
+        # A pump that finished its volume is the normal end of an infusion: it never blocks
+        # the discharge (docs/alarms.md, pump completion).
+        shown = [
+            a.message
+            for a in self.runtime.engine.active()
+            if not a.key.startswith(NOT_BLOCKING_DISCHARGE)
+        ]
         return check_discharge(
             record.baseline,
             record.infusion_ended_at,
@@ -287,6 +326,10 @@ class SessionManager:
         await asyncio.to_thread(self.store.save, record)
         self.current = None if record.phase is Phase.ENDED else record
         self._publish_context(record)
+        if record.id in self._damaged and record.phase is Phase.ENDED:
+            self._damaged.discard(record.id)
+            if not self._damaged:
+                self._report_damaged([])
 
     def _publish_context(self, record: SessionRecord) -> None:
         base = record.baseline if record.phase is not Phase.ENDED else None

@@ -5,11 +5,13 @@ service/persistence/db.py)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from service.persistence.models import AlarmLogRow, PumpReadingRow, ReadingRow
@@ -22,6 +24,7 @@ from service.sessions.logic import (
     Plan,
     Sample,
     SessionRecord,
+    plan_problems,
 )
 from service.sessions.tables import InfusionSessionRow, PatientRow, SessionNoteRow
 
@@ -35,19 +38,47 @@ class RawReading:
     measured_at: datetime
 
 
+def _number(value: object) -> float:
+    """A stored number as a float; NaN for anything else (the plan check then names it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
 def _record(row: InfusionSessionRow, patient: str) -> SessionRecord:
+    """The record of a row. A row that is damaged (an old database, a hand edit) still gives a
+    record: with ``problem`` saying what is wrong and every number that cannot be trusted left
+    out, so that nothing built from it (views, the live socket, the engine) can fail."""
+    problems: list[str] = []
+    raw = {
+        "weight_kg": row.weight_kg,
+        "dose_mg_per_kg": row.dose_mg_per_kg,
+        "concentration_mg_ml": row.concentration_mg_ml,
+        "duration_min": row.duration_min,
+    }
+    problems += plan_problems(raw)
+    plan = Plan(*(_number(v) for v in raw.values()))
+    try:
+        phase = Phase(row.phase)
+    except ValueError:
+        problems.append(f"unknown phase {row.phase!r}")
+        phase = Phase.ENDED  # not an open session: the bed can go on
     base = None
     if row.baseline_sys is not None and row.baseline_dia is not None:
-        base = Baseline(
-            row.baseline_sys, row.baseline_dia, row.baseline_hr, row.baseline_readings or 0
-        )
+        values = (row.baseline_sys, row.baseline_dia, row.baseline_hr)
+        if all(v is None or math.isfinite(_number(v)) for v in values):
+            hr = None if row.baseline_hr is None else _number(row.baseline_hr)
+            count = row.baseline_readings if isinstance(row.baseline_readings, int) else 0
+            base = Baseline(_number(row.baseline_sys), _number(row.baseline_dia), hr, count)
+        else:
+            problems.append(f"baseline is not a number ({values!r})")
     return SessionRecord(
         id=row.id,
         bed=row.bed,
         patient=patient,
         drug=row.drug,
-        plan=Plan(row.weight_kg, row.dose_mg_per_kg, row.concentration_mg_ml, row.duration_min),
-        phase=Phase(row.phase),
+        plan=plan,
+        phase=phase,
         created_at=row.created_at,
         created_by=row.created_by,
         started_at=row.started_at,
@@ -60,6 +91,41 @@ def _record(row: InfusionSessionRow, patient: str) -> SessionRecord:
         discharged_at=row.discharged_at,
         discharged_by=row.discharged_by,
         discharge_override_reason=row.discharge_override_reason,
+        problem="; ".join(problems) or None,
+    )
+
+
+#: Stand-in time of a damaged record whose own time cannot be read.
+_UNREADABLE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _unreadable(db: Session, session_id: int, error: Exception) -> SessionRecord:
+    """A record whose row the ORM could not even load (e.g. a time that does not parse): its
+    identity from the raw text, marked damaged and treated as ended."""
+    row = db.execute(
+        text(
+            "SELECT CAST(s.bed AS TEXT), CAST(s.drug AS TEXT), CAST(s.created_at AS TEXT), "
+            "CAST(s.created_by AS TEXT), CAST(p.pseudonym AS TEXT) FROM infusion_sessions s "
+            "LEFT JOIN patients p ON p.id = s.patient_id WHERE s.id = :id"
+        ),
+        {"id": session_id},
+    ).one()
+    bed, drug, created, created_by, patient = row
+    try:
+        created_at = datetime.fromisoformat(created).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        created_at = _UNREADABLE_TIME
+    nan = math.nan
+    return SessionRecord(
+        id=session_id,
+        bed=bed or "?",
+        patient=patient or "?",
+        drug=drug or "?",
+        plan=Plan(nan, nan, nan, nan),
+        phase=Phase.ENDED,
+        created_at=created_at,
+        created_by=created_by or "?",
+        problem=f"the stored record cannot be read: {type(error).__name__}: {error}"[:300],
     )
 
 
@@ -132,14 +198,30 @@ class InfusionStore:
                 setattr(row, column, value)
 
     def _query(self, db: Session, *where: Any, limit: int | None = None) -> list[SessionRecord]:
-        stmt = (
-            select(InfusionSessionRow, PatientRow.pseudonym)
-            .join(PatientRow, PatientRow.id == InfusionSessionRow.patient_id)
+        """Matching records, newest first. Rows are loaded one at a time so that one damaged
+        row gives one damaged record, never an error for the whole list."""
+        ids = db.scalars(
+            select(InfusionSessionRow.id)
             .where(*where)
             .order_by(InfusionSessionRow.id.desc())
             .limit(limit)
-        )
-        return [_record(row, pseudonym) for row, pseudonym in db.execute(stmt).all()]
+        ).all()
+        out = []
+        for session_id in ids:
+            stmt = (
+                select(InfusionSessionRow, PatientRow.pseudonym)
+                .join(PatientRow, PatientRow.id == InfusionSessionRow.patient_id)
+                .where(InfusionSessionRow.id == session_id)
+            )
+            try:
+                found = db.execute(stmt).one_or_none()
+                record = None if found is None else _record(found[0], found[1])
+            except (ArithmeticError, LookupError, TypeError, ValueError, StatementError) as exc:
+                db.rollback()
+                record = _unreadable(db, session_id, exc)
+            if record is not None:
+                out.append(record)
+        return out
 
     def get(self, session_id: int) -> SessionRecord | None:
         with Session(self.engine) as db:
@@ -150,12 +232,18 @@ class InfusionStore:
         """The bed's newest session that has not ended (there is at most one)."""
         with Session(self.engine) as db:
             found = self._query(
-                db,
-                InfusionSessionRow.bed == bed,
-                InfusionSessionRow.phase != Phase.ENDED.value,
-                limit=1,
+                db, InfusionSessionRow.bed == bed, InfusionSessionRow.phase != Phase.ENDED.value
             )
-        return found[0] if found else None
+        # A damaged row with an unreadable phase is shown as ended: not the open session.
+        return next((r for r in found if r.phase is not Phase.ENDED), None)
+
+    def damaged(self, bed: str) -> list[SessionRecord]:
+        """The bed's records that could not be read whole and are not ended (start-up check)."""
+        with Session(self.engine) as db:
+            found = self._query(
+                db, InfusionSessionRow.bed == bed, InfusionSessionRow.phase != Phase.ENDED.value
+            )
+        return [r for r in found if r.problem is not None]
 
     def history(self, limit: int = 100) -> list[SessionRecord]:
         with Session(self.engine) as db:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,13 +37,13 @@ def record(r: SessionRecord) -> dict[str, Any]:
         "bed": r.bed,
         "patient": r.patient,
         "drug": r.drug,
-        "weight_kg": plan.weight_kg,
-        "dose_mg_per_kg": plan.dose_mg_per_kg,
-        "concentration_mg_ml": plan.concentration_mg_ml,
-        "duration_min": plan.duration_min,
-        "dose_mg": round(plan.dose_mg, 2),
-        "expected_rate_ml_h": round(plan.rate_ml_h, 2),
-        "vtbi_ml": round(plan.vtbi_ml, 2),
+        "weight_kg": _finite(plan.weight_kg),
+        "dose_mg_per_kg": _finite(plan.dose_mg_per_kg),
+        "concentration_mg_ml": _finite(plan.concentration_mg_ml),
+        "duration_min": _finite(plan.duration_min),
+        "dose_mg": _round(plan.dose_mg),
+        "expected_rate_ml_h": _round(plan.rate_ml_h),
+        "vtbi_ml": _round(plan.vtbi_ml),
         "phase": r.phase.value,
         "created_at": iso(r.created_at),
         "created_by": r.created_by,
@@ -55,7 +56,17 @@ def record(r: SessionRecord) -> dict[str, Any]:
         "discharged_at": iso(r.discharged_at),
         "discharged_by": r.discharged_by,
         "discharge_override_reason": r.discharge_override_reason,
+        "error": r.problem,
     }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _round(value: float | None) -> float | None:
+    """Two decimals; ``None`` for a damaged plan (never NaN or infinity: JSON has neither)."""
+    return None if value is None or not math.isfinite(value) else round(value, 2)
 
 
 def _override(reason: str | None, by: str | None) -> dict[str, Any] | None:
@@ -109,7 +120,7 @@ def clock(at: datetime | None) -> str:
 
 
 def number(value: float | None, unit: str = "") -> str:
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     return f"{value:g} {unit}".strip()
 
@@ -136,14 +147,18 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str, str]]:
 
 
 def dose_lines(r: SessionRecord, s: Summary) -> list[str]:
-    return [
-        f"Drug: {r.drug}, {r.plan.concentration_mg_ml:g} mg/mL",
-        f"Planned: {r.plan.dose_mg_per_kg:g} mg/kg x {r.plan.weight_kg:g} kg = "
-        f"{s.planned_dose_mg:g} mg, {s.planned_volume_ml:g} mL over {r.plan.duration_min:g} min "
-        f"at {s.expected_rate_ml_h:g} mL/h",
+    p = r.plan
+    lines = [
+        f"Drug: {r.drug}, {number(p.concentration_mg_ml, 'mg/mL')}",
+        f"Planned: {number(p.dose_mg_per_kg, 'mg/kg')} x {number(p.weight_kg, 'kg')} = "
+        f"{number(s.planned_dose_mg, 'mg')}, {number(s.planned_volume_ml, 'mL')} over "
+        f"{number(p.duration_min, 'min')} at {number(s.expected_rate_ml_h, 'mL/h')}",
         f"Delivered (pump): {number(s.volume_delivered_ml, 'mL')}, "
         f"{number(s.dose_delivered_mg, 'mg')}",
     ]
+    if r.problem:
+        lines.insert(0, f"DAMAGED RECORD: {r.problem}")
+    return lines
 
 
 def signature_lines(r: SessionRecord) -> list[str]:

@@ -61,7 +61,7 @@ def link(broker: Mosquitto, bed: str, directory: Path) -> dict[str, Any]:
 def central(mosquitto: Mosquitto, postgres: str, tmp_path: Path) -> Iterator[RunningServer]:
     upgrade(postgres)
     engine = make_engine(postgres)
-    UserStore(engine).add("nurse", "Nurse", Role.NURSE, "2222", datetime.now(UTC))
+    UserStore(engine).add("nurse", "Nurse", Role.NURSE, "222222", datetime.now(UTC))
     engine.dispose()
     port = free_port()
     settings = StationSettings(
@@ -142,7 +142,7 @@ def test_a_clinic_of_eight_beds_and_one_central(
     separate_bed: subprocess.Popen[bytes],
 ) -> None:
     nurse = httpx.Client(base_url=central.url, timeout=10)
-    nurse.post("/api/v1/auth/login", json={"username": "nurse", "pin": "2222"}).raise_for_status()
+    nurse.post("/api/v1/auth/login", json={"username": "nurse", "pin": "222222"}).raise_for_status()
 
     # Every bed appears, online.
     everyone = {*IN_PROCESS, SEPARATE}

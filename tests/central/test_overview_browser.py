@@ -79,7 +79,7 @@ def test_the_overview_shows_every_bed_its_alarm_and_an_offline_bed(
     def drive(page: Page) -> None:
         page.goto(central.url + "/")
         page.fill("#signin-user", "nurse")
-        page.fill("#signin-pin", "2222")
+        page.fill("#signin-pin", "222222")
         page.click("#signin-submit")
 
         tiles = page.locator(".bed-tile")

@@ -37,7 +37,7 @@ from tests.support import wait_for
 pytestmark = pytest.mark.e2e
 
 CLINIC = "clinic-a"
-PINS = {"nurse": "2222", "sitter": "1111"}
+PINS = {"nurse": "222222", "sitter": "1111"}
 BEDS = [f"bed-{n}" for n in range(1, 9)]
 
 

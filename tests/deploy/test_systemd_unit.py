@@ -64,6 +64,10 @@ def test_unit_says_what_the_deployment_needs() -> None:
         "StandardOutput": "journal",
     }.items():
         assert one[f"Service.{key}"] == value, key
+    # A memory ceiling well above one bed's ~85 MB, well below a Pi's RAM.
+    memory_max = one["Service.MemoryMax"]
+    assert re.fullmatch(r"\d+M", memory_max), memory_max
+    assert 160 <= int(memory_max[:-1]) <= 512
     allowed = d["Service.DeviceAllow"]
     assert {"char-ttyUSB rw", "char-ttyACM rw", "char-alsa rw"} <= set(allowed)
     assert one["Install.WantedBy"] == "multi-user.target"

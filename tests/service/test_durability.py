@@ -112,7 +112,7 @@ def test_twenty_kills_lose_nothing_acknowledged(tmp_path: Path) -> None:
             wait_for(lambda: up(url), timeout=20)
             if not session_id:
                 nurse = httpx.Client(base_url=url)
-                nurse.post("/api/v1/auth/login", json={"username": "nurse", "pin": "2222"})
+                nurse.post("/api/v1/auth/login", json={"username": "nurse", "pin": "222222"})
                 created = nurse.post(
                     "/api/v1/sessions",
                     json={

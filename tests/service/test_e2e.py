@@ -84,11 +84,13 @@ def test_live_values_alarms_and_recovery(
         low = client.wait(lambda m: m["type"] == "alarm" and m["key"] == "spo2_low")
         assert low["message"] == "SpO2 85 < 90" and low["marker"] == "**"
 
-    health = httpx.get(f"{server.url}/api/v1/health").json()
-    assert health["devices"][0]["availability"] == "connected"
-    assert health["storage"]["ok"] is True
+    # A stranger learns only the status and the bed; a signed-in user the details.
+    assert set(httpx.get(f"{server.url}/api/v1/health").json()) == {"status", "bed"}
     assert httpx.get(f"{server.url}/api/v1/readings/latest").status_code == 401
     sitter = server.login("sitter")
+    health = sitter.get("/api/v1/health").json()
+    assert health["devices"][0]["availability"] == "connected"
+    assert health["storage"]["ok"] is True
     latest = sitter.get("/api/v1/readings/latest").json()
     assert latest["vitals"]["spo2"]["value"] == 85.0
     assert [a["key"] for a in sitter.get("/api/v1/alarms").json()] == ["spo2_low"]

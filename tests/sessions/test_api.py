@@ -233,7 +233,7 @@ def test_a_nurse_confirms_at_the_sitters_tablet_and_signs_with_their_pin(
     server: RunningServer,
 ) -> None:
     sitter, nurse = server.login("sitter"), server.login("nurse")
-    proof = {"username": "nurse", "pin": "2222"}
+    proof = {"username": "nurse", "pin": "222222"}
     assert sitter.post(API, json=NEW).status_code == 403  # no proof
     assert sitter.post(API, json=NEW | {"username": "nurse", "pin": "0000"}).status_code == 401
     assert sitter.post(API, json=NEW | {"username": "sitter", "pin": "1111"}).status_code == 403
@@ -248,7 +248,7 @@ def test_a_nurse_confirms_at_the_sitters_tablet_and_signs_with_their_pin(
     wrong = nurse.post(f"{API}/{sid}/discharge", json=reason | {"username": "nurse", "pin": "9"})
     assert wrong.status_code == 401
     signed = nurse.post(
-        f"{API}/{sid}/discharge", json=reason | {"username": "nurse2", "pin": "3333"}
+        f"{API}/{sid}/discharge", json=reason | {"username": "nurse2", "pin": "333333"}
     )
     assert signed.status_code == 200 and signed.json()["discharged_by"] == "nurse2"
     wait_for(
@@ -274,3 +274,27 @@ def test_trends_of_a_session_cover_its_window_with_invalid_values_as_gaps(
     assert [v for _, v in trends["metrics"]["nibp_sys"]] == [120]
     assert trends["since"] <= trends["until"]
     assert server.login("sitter").get(f"{API}/999/trends").status_code == 404
+
+
+def test_a_completed_pump_never_blocks_the_discharge_check(server: RunningServer) -> None:
+    nurse = server.login("nurse")
+    sid = nurse.post(API, json=NEW).json()["id"]
+    server.cuff(120, 80, 70)
+    server.cuff(122, 80, 70)
+    wait_for(lambda: nurse.get(f"{API}/current").json()["gate"]["ok"])
+    assert nurse.post(f"{API}/{sid}/start").status_code == 200
+    pump(server, 52.5, 35.0, PumpState.COMPLETE)
+    complete = wait_for(lambda: [a for a in alarms(nurse) if a["key"].startswith("pump_complete:")])
+    assert complete[0]["priority"] == "low"
+    assert nurse.post(f"{API}/{sid}/end-infusion").status_code == 200
+    # End infusion ends the "infusion complete" signal; it never counted against discharge.
+    wait_for(lambda: not [a for a in alarms(nurse) if a["key"].startswith("pump_complete:")])
+    pump(server, 0, 35.0, PumpState.COMPLETE)  # the pump still says complete: no new alarm
+    server.cuff(121, 80, 70)  # (a later event: the pump reading above was handled before it)
+    wait_for(
+        lambda: nurse.get("/api/v1/readings/latest").json()["vitals"]["nibp_sys"]["value"] == 121
+    )
+    assert not [a for a in alarms(nurse) if a["key"].startswith("pump_complete:")]
+    check = nurse.get(f"{API}/{sid}/discharge-check").json()
+    no_alarms = next(c for c in check["criteria"] if c["name"] == "no_alarms")
+    assert no_alarms["ok"], no_alarms

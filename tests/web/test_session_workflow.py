@@ -19,7 +19,7 @@ from tests.web.browsing import sign_in
 pytestmark = pytest.mark.browser
 
 
-def confirm_as_nurse(page: Page, pin: str = "2222") -> None:
+def confirm_as_nurse(page: Page, pin: str = "222222") -> None:
     page.fill("#sd-nurse-user", "nurse")
     page.fill("#sd-nurse-pin", pin)
     page.click("#sd-submit")
@@ -149,7 +149,7 @@ def test_a_session_that_does_not_go_ahead_is_closed_with_a_reason(
     page.click("#session-cancel")
     expect(page.locator("#sd-nurse-user")).to_have_value("nurse")
     page.fill("#sd-reason", "patient unwell today, rebooked")
-    page.fill("#sd-nurse-pin", "2222")
+    page.fill("#sd-nurse-pin", "222222")
     with page.expect_popup() as popup_info:
         page.click("#sd-submit")
     popup_info.value.close()

@@ -39,7 +39,7 @@ def test_sign_in_through_the_form_wrong_pin_then_sign_out(
     expect(page.locator("#signin-pin")).to_have_attribute("inputmode", "numeric")
 
     page.locator("#signin-user").fill("sitter")
-    page.locator("#signin-pin").fill("9999")
+    page.locator("#signin-pin").fill("999999")
     page.locator("#signin-submit").click()
     # Verbatim from the API, which never says which part was wrong.
     expect(page.locator("#signin-error")).to_have_text("wrong user name or PIN")
