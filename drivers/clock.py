@@ -1,7 +1,8 @@
 """Injected time.
 
 Codecs never read a clock. Device sessions and the service receive a ``Clock`` so that tests can
-replay an hour in milliseconds: ``FakeClock.advance()`` moves both the monotonic and the wall time.
+replay an hour in milliseconds: ``FakeClock.advance()`` moves both the monotonic and the wall time;
+``FakeClock.step_wall()`` steps the wall time alone (a clock correction).
 """
 
 from __future__ import annotations
@@ -46,4 +47,9 @@ class FakeClock:
         if seconds < 0:
             raise ValueError("time only moves forward")
         self._mono += seconds
+        self._wall += timedelta(seconds=seconds)
+
+    def step_wall(self, seconds: float) -> None:
+        """Step the wall time alone, forward or back (NTP correcting the clock): the monotonic
+        time does not move."""
         self._wall += timedelta(seconds=seconds)

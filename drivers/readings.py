@@ -101,6 +101,8 @@ class Condition(StrEnum):
     NIBP_MEASUREMENT_FAILED = "nibp_measurement_failed"
     MODULE_ABSENT = "module_absent"
     DEMO_DATA = "demo_data"
+    #: The monitor's own apnoea detection (no breath for its apnoea time).
+    APNOEA = "apnoea"
 
 
 @dataclass(frozen=True, slots=True)

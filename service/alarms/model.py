@@ -106,6 +106,10 @@ class Alarm:
     escalated: bool = False
     #: The reading that caused (or last updated) the alarm, e.g. ``SBP 186 at 09:31:05``.
     cause: str = ""
+    #: When the signal last started sounding (raised, returned, got worse, reminded, rejected):
+    #: escalation counts from here. A timer, moved with the clock by ``AlarmEngine.shift_time``;
+    #: ``None`` for an alarm built without it (then ``started_at`` stands in).
+    sounding_since: datetime | None = None
 
     def __post_init__(self) -> None:
         if (self.condition, self.signal) not in ALLOWED:

@@ -9,9 +9,11 @@ reading confirms instead of a time delay (docs/alarms.md).
 
 from __future__ import annotations
 
+import operator
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.alarms.limits import Limits
 from service.alarms.model import Priority
@@ -25,6 +27,49 @@ class Verdict:
 
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    ">": operator.gt,
+    "≥": operator.ge,
+    "≤": operator.le,
+}
+
+
+def _limit_text(limit: float) -> str:
+    text = _fmt(limit)
+    return text if float(text) == limit else f"{limit:g}"
+
+
+def value_text(value: float, op: str, limit: float) -> str:
+    """``value`` as a monitor shows it (whole numbers, one decimal when there is one), with more
+    decimals when the rounded text would not read as violating ``limit``: 97.96 against a
+    limit of 98 is "97.96", never "98" (which would read "SpO2 98 < 98")."""
+    holds = _COMPARE[op]
+    shown = float(_limit_text(limit))
+    text = _fmt(value)
+    decimals = 0 if "." not in text else 1
+    while not holds(float(text), shown) and decimals < 6:
+        decimals += 1
+        text = f"{value:.{decimals}f}"
+    return text if holds(float(text), shown) else repr(value)
+
+
+def compared(value: float, op: str, limit: float) -> str:
+    """``"97.6 < 98"``: a value against the limit it violates, as text that reads true."""
+    return f"{value_text(value, op, limit)} {op} {_limit_text(limit)}"
+
+
+def condition_text(label: str, value: float, op: str, limit: float, hysteresis: float) -> str:
+    """The message of a limit condition: ``"SpO2 88 < 90"`` while the value violates the limit;
+    inside the hysteresis band (the condition lasts until the value is ``hysteresis`` back
+    inside) ``"SpO2 90.5, alarm until ≥ 91"``, never a comparison that reads false."""
+    if _COMPARE[op](value, limit):
+        return f"{label} {compared(value, op, limit)}"
+    end = limit + hysteresis if op == "<" else limit - hysteresis
+    until = "≥" if op == "<" else "≤"
+    return f"{label} {value_text(value, op, end)}, alarm until {until} {_limit_text(end)}"
 
 
 @dataclass(slots=True)
@@ -50,11 +95,18 @@ class DelayedLimit:
             self.active = False
         return self.active
 
+    def shift(self, delta: timedelta) -> None:
+        """The wall clock stepped by ``delta``: keep the delay's length (AlarmEngine.shift_time)."""
+        if self.since is not None:
+            self.since += delta
+
 
 @dataclass(slots=True)
 class SatSeconds:
     """Σ(limit − SpO2) × seconds below ``limit``; alarm at ``threshold`` or on three separate
-    excursions below the limit within 60 s (Nellcor SatSeconds practice)."""
+    excursions below the limit within 60 s (Nellcor SatSeconds practice). While SpO2 is back at
+    or above the limit the total drains — by (SpO2 − limit) × seconds, at least 1 %·s a second —
+    as the monitors' own SatSeconds do, so brief dips a minute apart do not add up forever."""
 
     integral: float = 0.0
     below: bool = False
@@ -79,34 +131,65 @@ class SatSeconds:
                 self.excursions.popleft()
             if self.integral >= threshold or len(self.excursions) >= 3:
                 self.active = True
-        elif value >= limit + hysteresis:
-            self.below = False
-            self.integral = 0.0
+            return self.active
+        self.below = False  # back at the limit: the next dip is a new excursion
+        self.integral = max(0.0, self.integral - max(1.0, value - limit) * dt)
+        if value >= limit + hysteresis:
             self.active = False
-        else:
-            self.below = False  # back at the limit: the next dip is a new excursion
         return self.active
+
+    def shift(self, delta: timedelta) -> None:
+        self.excursions = deque(t + delta for t in self.excursions)
 
 
 class HeartRateRule:
     def __init__(self) -> None:
         self.medium = DelayedLimit(above=True)
         self.high = DelayedLimit(above=True)
+        self.rise = DelayedLimit(above=True)
         self.low = DelayedLimit(above=False)
+        self.low_high = DelayedLimit(above=False)
 
-    def tachycardia(self, hr: float, label: str, lim: Limits, now: datetime) -> Verdict | None:
+    def tachycardia(
+        self, hr: float, label: str, lim: Limits, now: datetime, baseline: float | None = None
+    ) -> Verdict | None:
         high = self.high.update(hr, lim.hr_high, lim.hr_hysteresis, lim.hr_delay_s, now)
         medium = self.medium.update(hr, lim.hr_medium, lim.hr_hysteresis, lim.hr_delay_s, now)
+        rise = False
+        if baseline is not None:
+            limit = baseline + lim.hr_over_baseline
+            rise = self.rise.update(hr, limit, lim.hr_hysteresis, lim.hr_delay_s, now)
+        else:
+            self.rise = DelayedLimit(above=True)
         if high:
-            return Verdict(Priority.HIGH, f"{label} {_fmt(hr)} > {_fmt(lim.hr_high)}")
+            text = condition_text(label, hr, ">", lim.hr_high, lim.hr_hysteresis)
+            return Verdict(Priority.HIGH, text)
         if medium:
-            return Verdict(Priority.MEDIUM, f"{label} {_fmt(hr)} > {_fmt(lim.hr_medium)}")
+            text = condition_text(label, hr, ">", lim.hr_medium, lim.hr_hysteresis)
+            return Verdict(Priority.MEDIUM, text)
+        if rise and baseline is not None:
+            over = _limit_text(lim.hr_over_baseline)
+            base = _limit_text(baseline)
+            shown = value_text(hr, ">", baseline + lim.hr_over_baseline)
+            return Verdict(Priority.MEDIUM, f"{label} {shown} > baseline {base} + {over}")
         return None
 
     def bradycardia(self, hr: float, label: str, lim: Limits, now: datetime) -> Verdict | None:
-        if self.low.update(hr, lim.hr_low, lim.hr_hysteresis, lim.hr_delay_s, now):
-            return Verdict(Priority.MEDIUM, f"{label} {_fmt(hr)} < {_fmt(lim.hr_low)}")
+        severe = self.low_high.update(
+            hr, lim.hr_low_high, lim.hr_hysteresis, lim.hr_low_high_delay_s, now
+        )
+        low = self.low.update(hr, lim.hr_low, lim.hr_hysteresis, lim.hr_delay_s, now)
+        if severe:
+            text = condition_text(label, hr, "<", lim.hr_low_high, lim.hr_hysteresis)
+            return Verdict(Priority.HIGH, text)
+        if low:
+            text = condition_text(label, hr, "<", lim.hr_low, lim.hr_hysteresis)
+            return Verdict(Priority.MEDIUM, text)
         return None
+
+    def shift(self, delta: timedelta) -> None:
+        for rule in (self.medium, self.high, self.rise, self.low, self.low_high):
+            rule.shift(delta)
 
 
 class SpO2Rule:
@@ -124,58 +207,100 @@ class SpO2Rule:
         high = self.high.update(spo2, lim.spo2_high, hyst, sat, dt, now)
         medium = self.medium.update(spo2, lim.spo2_medium, hyst, sat, dt, now)
         if high:
-            return Verdict(Priority.HIGH, f"SpO2 {_fmt(spo2)} < {_fmt(lim.spo2_high)}")
+            text = condition_text("SpO2", spo2, "<", lim.spo2_high, hyst)
+            return Verdict(Priority.HIGH, text)
         if medium:
-            return Verdict(Priority.MEDIUM, f"SpO2 {_fmt(spo2)} < {_fmt(lim.spo2_medium)}")
+            text = condition_text("SpO2", spo2, "<", lim.spo2_medium, hyst)
+            return Verdict(Priority.MEDIUM, text)
         return None
+
+    def shift(self, delta: timedelta) -> None:
+        self.medium.shift(delta)
+        self.high.shift(delta)
+        if self._last is not None:
+            self._last += delta
+
+
+# -- blood pressure: one cuff measurement at a time ------------------------------------------
 
 
 @dataclass(slots=True)
-class CuffReading:
+class Cuff:
+    """One NIBP measurement: systolic, diastolic and mean taken together (one measurement time).
+    ``level``: 0 normal, 1 elevated, 2 severe, 3 extreme; -1 in the hysteresis band."""
+
     at: datetime
     sys: float | None = None
     dia: float | None = None
-    level: int = 0  # 0 normal, 1 elevated, 2 severe, 3 extreme; -1 in the hysteresis band
+    mean: float | None = None
+    level: int = 0
+
+    @property
+    def map(self) -> float | None:
+        """The measured mean, else the usual estimate (SBP + 2 × DBP) / 3."""
+        if self.mean is not None:
+            return self.mean
+        if self.sys is not None and self.dia is not None:
+            return (self.sys + 2 * self.dia) / 3
+        return None
+
+    def text(self) -> str:
+        def n(v: float | None) -> str:
+            return "-" if v is None else f"{v:g}"
+
+        mean = f" ({n(self.mean)})" if self.mean is not None else ""
+        return f"NIBP {n(self.sys)}/{n(self.dia)}{mean} at {self.at.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class BpVerdict:
+    """``decided`` is False inside the hysteresis band (no change); otherwise ``verdict`` is the
+    condition, or ``None`` when it has ended. ``awaiting_repeat``: a single severe reading that a
+    repeat must confirm (the runner times "repeat NIBP overdue" from it)."""
+
+    decided: bool
+    verdict: Verdict | None
+    awaiting_repeat: bool = False
+
+
+REPEAT_NOW = "repeat NIBP now"
 
 
 class BloodPressureRule:
-    """Discrete NIBP readings; confirmation by a repeat reading (alarm reference §5).
+    """High blood pressure from whole cuff measurements; confirmation by a repeat (reference
+    alarms §5):
 
     * a single reading ≥ ``sbp_extreme``/``dbp_extreme``: HIGH at once;
-    * ≥ ``sbp_high``/``dbp_high`` on two readings at least ``bp_high_min_gap_s`` apart: HIGH;
-      a single such reading: MEDIUM ("repeat NIBP");
-    * ≥ ``sbp_medium``/``dbp_medium`` (or SBP above baseline + ``sbp_over_baseline``) confirmed by
-      the next reading within ``bp_confirm_window_s``: MEDIUM; unconfirmed: LOW ("repeat NIBP");
+    * ≥ ``sbp_high``/``dbp_high``: MEDIUM "repeat NIBP now"; a repeat still ≥ ``sbp_high``/
+      ``dbp_high`` at least ``bp_high_min_gap_s`` after an earlier one of the same run: HIGH;
+    * ≥ ``sbp_medium``/``dbp_medium`` (or above the baseline by ``sbp_over_baseline``/
+      ``dbp_over_baseline``) confirmed by the next reading within ``bp_confirm_window_s``:
+      MEDIUM; unconfirmed: LOW ("repeat NIBP");
     * a reading below every limit by ``bp_hysteresis`` ends the condition.
     """
 
     def __init__(self) -> None:
-        self.history: list[CuffReading] = []
+        self.history: list[Cuff] = []
         self.baseline_sys: float | None = None
+        self.baseline_dia: float | None = None
 
-    def update(
-        self, at: datetime, sys: float | None, dia: float | None, lim: Limits
-    ) -> tuple[bool, Verdict | None]:
-        """``(decided, verdict)``: ``decided`` is False inside the hysteresis band (no change);
-        otherwise ``verdict`` is the condition, or ``None`` when it has ended."""
-        if self.history and self.history[-1].at == at:
-            reading = self.history[-1]  # the diastolic of the same measurement arrived
-        else:
-            reading = CuffReading(at)
-            self.history.append(reading)
-            del self.history[:-10]
-        if sys is not None:
-            reading.sys = sys
-        if dia is not None:
-            reading.dia = dia
-        reading.level = self._level(reading, lim)
-        if reading.level < 0:
-            return False, None
-        if reading.level == 0:
-            return True, None
-        return True, self._verdict(reading, lim)
+    def update(self, cuff: Cuff, lim: Limits) -> BpVerdict:
+        self.history.append(cuff)
+        del self.history[:-10]
+        cuff.level = self._level(cuff, lim)
+        if cuff.level < 0:
+            return BpVerdict(False, None)
+        if cuff.level == 0:
+            return BpVerdict(True, None)
+        return self._verdict(cuff, lim)
 
-    def _level(self, r: CuffReading, lim: Limits) -> int:
+    def _over_baseline(self, s: float | None, d: float | None, lim: Limits, band: float) -> bool:
+        bs, bd = self.baseline_sys, self.baseline_dia
+        return (bs is not None and s is not None and s > bs + lim.sbp_over_baseline - band) or (
+            bd is not None and d is not None and d > bd + lim.dbp_over_baseline - band
+        )
+
+    def _level(self, r: Cuff, lim: Limits) -> int:
         s, d = r.sys, r.dia
 
         def at_least(sv: float, dv: float) -> bool:
@@ -185,27 +310,21 @@ class BloodPressureRule:
             return 3
         if at_least(lim.sbp_high, lim.dbp_high):
             return 2
-        over_baseline = (
-            self.baseline_sys is not None
-            and s is not None
-            and s >= self.baseline_sys + lim.sbp_over_baseline
+        bs, bd = self.baseline_sys, self.baseline_dia
+        over = (bs is not None and s is not None and s >= bs + lim.sbp_over_baseline) or (
+            bd is not None and d is not None and d >= bd + lim.dbp_over_baseline
         )
-        if at_least(lim.sbp_medium, lim.dbp_medium) or over_baseline:
+        if at_least(lim.sbp_medium, lim.dbp_medium) or over:
             return 1
         h = lim.bp_hysteresis
-        baseline_band = (
-            self.baseline_sys is not None
-            and s is not None
-            and s > self.baseline_sys + lim.sbp_over_baseline - h
-        )
-        if at_least(lim.sbp_medium - h, lim.dbp_medium - h) or baseline_band:
+        if at_least(lim.sbp_medium - h, lim.dbp_medium - h) or self._over_baseline(s, d, lim, h):
             return -1
         return 0
 
-    def _verdict(self, r: CuffReading, lim: Limits) -> Verdict:
+    def _verdict(self, r: Cuff, lim: Limits) -> BpVerdict:
         text = self._message(r, lim)
         if r.level == 3:
-            return Verdict(Priority.HIGH, text)
+            return BpVerdict(True, Verdict(Priority.HIGH, text))
         earlier = self._confirming(r, lim)
         if r.level == 2:
             severe = [
@@ -214,16 +333,16 @@ class BloodPressureRule:
                 if e.level >= 2 and (r.at - e.at).total_seconds() >= lim.bp_high_min_gap_s
             ]
             if severe:
-                return Verdict(Priority.HIGH, text)
-            return Verdict(Priority.MEDIUM, text + " (repeat NIBP)")
+                return BpVerdict(True, Verdict(Priority.HIGH, f"{text} (confirmed by a repeat)"))
+            return BpVerdict(True, Verdict(Priority.MEDIUM, f"{text}: {REPEAT_NOW}"), True)
         if earlier:
-            return Verdict(Priority.MEDIUM, text)
-        return Verdict(Priority.LOW, text + " (repeat NIBP)")
+            return BpVerdict(True, Verdict(Priority.MEDIUM, text))
+        return BpVerdict(True, Verdict(Priority.LOW, text + " (repeat NIBP)"))
 
-    def _confirming(self, r: CuffReading, lim: Limits) -> list[CuffReading]:
+    def _confirming(self, r: Cuff, lim: Limits) -> list[Cuff]:
         """Earlier readings of the same elevated run, each within the confirm window of the
         next."""
-        out: list[CuffReading] = []
+        out: list[Cuff] = []
         later = r
         for e in reversed(self.history[:-1]):
             if e.level == 0 or (later.at - e.at).total_seconds() > lim.bp_confirm_window_s:
@@ -233,7 +352,7 @@ class BloodPressureRule:
             later = e
         return out
 
-    def _message(self, r: CuffReading, lim: Limits) -> str:
+    def _message(self, r: Cuff, lim: Limits) -> str:
         s, d = r.sys, r.dia
         pairs = [
             (lim.sbp_extreme, lim.dbp_extreme),
@@ -242,8 +361,105 @@ class BloodPressureRule:
         ]
         for sl, dl in pairs:
             if s is not None and s >= sl:
-                return f"SBP {_fmt(s)} ≥ {_fmt(sl)}"
+                return f"SBP {compared(s, '≥', sl)}"
             if d is not None and d >= dl:
-                return f"DBP {_fmt(d)} ≥ {_fmt(dl)}"
-        assert s is not None and self.baseline_sys is not None
-        return f"SBP {_fmt(s)} ≥ baseline {_fmt(self.baseline_sys)} + {_fmt(lim.sbp_over_baseline)}"
+                return f"DBP {compared(d, '≥', dl)}"
+        bs, bd = self.baseline_sys, self.baseline_dia
+        if bs is not None and s is not None and s >= bs + lim.sbp_over_baseline:
+            return _over_text("SBP", s, bs, lim.sbp_over_baseline)
+        assert bd is not None and d is not None
+        return _over_text("DBP", d, bd, lim.dbp_over_baseline)
+
+
+def _over_text(label: str, value: float, baseline: float, over: float) -> str:
+    base, by = _limit_text(baseline), _limit_text(over)
+    shown = value_text(value, "≥", float(base) + float(by))
+    return f"{label} {shown} ≥ baseline {base} + {by}"
+
+
+class HypotensionRule:
+    """Low blood pressure from one cuff measurement (no repeat awaited: a low pressure is acted
+    on at once). HIGH: SBP < ``sbp_low_high`` or MAP < ``map_low_high``; MEDIUM: SBP <
+    ``sbp_low``, MAP < ``map_low``, or SBP ``sbp_fall_pct`` % or more below the baseline. Ends
+    when every value is ``bp_hysteresis`` back inside its limit."""
+
+    def __init__(self) -> None:
+        self.baseline_sys: float | None = None
+
+    def update(self, r: Cuff, lim: Limits) -> tuple[bool, Verdict | None]:
+        s, m = r.sys, r.map
+        h = lim.bp_hysteresis
+        fall_limit = (
+            None if self.baseline_sys is None else self.baseline_sys * (1 - lim.sbp_fall_pct / 100)
+        )
+        if s is not None and s < lim.sbp_low_high:
+            return True, Verdict(Priority.HIGH, f"SBP {compared(s, '<', lim.sbp_low_high)}")
+        if m is not None and m < lim.map_low_high:
+            return True, Verdict(Priority.HIGH, f"MAP {compared(m, '<', lim.map_low_high)}")
+        if s is not None and s < lim.sbp_low:
+            return True, Verdict(Priority.MEDIUM, f"SBP {compared(s, '<', lim.sbp_low)}")
+        if m is not None and m < lim.map_low:
+            return True, Verdict(Priority.MEDIUM, f"MAP {compared(m, '<', lim.map_low)}")
+        if s is not None and fall_limit is not None and s <= fall_limit:
+            base = _limit_text(self.baseline_sys or 0.0)
+            pct = _limit_text(lim.sbp_fall_pct)
+            return True, Verdict(
+                Priority.MEDIUM,
+                f"SBP {value_text(s, '≤', fall_limit)} is {pct} % or more below baseline {base}",
+            )
+        recovered = (s is None or s >= lim.sbp_low + h) and (m is None or m >= lim.map_low + h)
+        if s is not None and fall_limit is not None:
+            recovered = recovered and s >= fall_limit + h
+        return (True, None) if recovered else (False, None)
+
+
+class BreathRule:
+    """Apnoea: no breath — RR 0, EtCO2 below ``etco2_apnoea``, or the monitor's own apnoea flag —
+    for ``apnoea_s``. The monitor's flag counts by itself (timed from when it was raised). RR 0
+    or a flat capnogram counts from the last evidence of a breath from any kind: a CO2 sampling
+    line that slipped off the nose while the impedance RR still counts breaths is not apnoea.
+    It ends when every kind says breath again."""
+
+    def __init__(self) -> None:
+        self.since: dict[str, datetime] = {}
+        self.what: dict[str, str] = {}
+        self.last_breath: datetime | None = None
+
+    def evidence(self, kind: str, breathing: bool, text: str, now: datetime) -> None:
+        if breathing:
+            self.since.pop(kind, None)
+            self.what.pop(kind, None)
+            if not kind.startswith("flag:"):
+                self.last_breath = now
+        else:
+            self.since.setdefault(kind, now)
+            self.what[kind] = text
+
+    def _starts(self) -> dict[str, datetime]:
+        """When each kind's "no breath" began to count."""
+        out = {}
+        for kind, since in self.since.items():
+            start = since
+            if not kind.startswith("flag:") and self.last_breath is not None:
+                start = max(since, self.last_breath)
+            out[kind] = start
+        return out
+
+    def verdict(self, lim: Limits, now: datetime) -> Verdict | None:
+        starts = self._starts()
+        lasting = [k for k, t in starts.items() if (now - t).total_seconds() >= lim.apnoea_s]
+        if not lasting:
+            return None
+        why = ", ".join(self.what[k] for k in sorted(lasting))
+        return Verdict(Priority.HIGH, f"Apnoea: no breath for ≥ {lim.apnoea_s:.0f} s ({why})")
+
+    def deadline(self, lim: Limits) -> datetime | None:
+        starts = self._starts()
+        if not starts:
+            return None
+        return min(starts.values()) + timedelta(seconds=lim.apnoea_s)
+
+    def shift(self, delta: timedelta) -> None:
+        self.since = {k: t + delta for k, t in self.since.items()}
+        if self.last_breath is not None:
+            self.last_breath += delta

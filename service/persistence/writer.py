@@ -14,16 +14,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from drivers.clock import Clock
 from drivers.readings import AvailabilityChange, DeviceConditions, PumpReading, VitalReading
+from service.alarms.engine import NOTES
 from service.alarms.model import (
     Alarm,
     AlarmTransition,
     ConditionState,
+    Event,
     Kind,
     OperatorAction,
     Priority,
@@ -163,35 +165,92 @@ def write_events(engine: Engine, events: Sequence[BusEvent]) -> None:
 
 
 def active_alarms(engine: Engine) -> list[Alarm]:
-    """Alarms still shown at the last shutdown (their last logged signal is not OFF)."""
+    """Alarms still shown at the last shutdown (their last logged signal is not OFF), each
+    rebuilt from the whole history of its alarm id in the log (``_rebuild``)."""
+    last_ids = select(func.max(AlarmLogRow.id)).group_by(AlarmLogRow.alarm_id)
     with Session(engine) as session:
-        rows = session.scalars(select(AlarmLogRow).order_by(AlarmLogRow.id)).all()
-    last: dict[str, AlarmLogRow] = {}
-    for row in rows:
-        last[row.alarm_id] = row
-    restored = []
-    for r in last.values():
-        if r.signal == SignalState.OFF.value:
-            continue
-        acked = r.signal == SignalState.ACKNOWLEDGED.value
-        restored.append(
-            Alarm(
-                id=r.alarm_id,
-                key=r.key,
-                kind=Kind(r.kind),
-                priority=Priority(r.priority),
-                message=r.message,
-                source=r.source,
-                started_at=r.started_at,
-                condition=ConditionState(r.condition),
-                signal=SignalState(r.signal),
-                latching=Priority(r.priority) is Priority.HIGH,
-                acknowledged_by=r.user if acked else None,
-                acknowledged_at=r.at if acked else None,
-                cause=r.cause,
+        shown = session.scalars(
+            select(AlarmLogRow.alarm_id).where(
+                AlarmLogRow.id.in_(last_ids), AlarmLogRow.signal != SignalState.OFF.value
             )
+        ).all()
+        rows = (
+            session.scalars(
+                select(AlarmLogRow).where(AlarmLogRow.alarm_id.in_(shown)).order_by(AlarmLogRow.id)
+            ).all()
+            if shown
+            else []
         )
-    return restored
+    history: dict[str, list[AlarmLogRow]] = {}
+    for row in rows:
+        history.setdefault(row.alarm_id, []).append(row)
+    return [alarm for h in history.values() if (alarm := _rebuild(h)) is not None]
+
+
+#: Transitions whose logged message is the alarm's message with a note after it.
+_NOTES = {event.value: note for event, note in NOTES.items()}
+
+
+def _rebuild(rows: Sequence[AlarmLogRow]) -> Alarm | None:
+    """One alarm as the engine last had it, from its log rows (oldest first), replaying what each
+    transition does (service/alarms/engine.py): escalated once escalated; latching once it was
+    HIGH (physiological alarms only); responsible from the last acceptance not followed by a
+    rejection; acknowledged from the last acknowledgement still in force (a rejection, a return
+    or a worse condition ends it; a reminder keeps it); sounding since the last time its signal
+    started sounding. The message is the alarm's own (escalation and reminder rows add a note
+    to it)."""
+    last = rows[-1]
+    if last.signal == SignalState.OFF.value or any(r.event == Event.ENDED.value for r in rows):
+        return None
+    acked: tuple[str | None, datetime] | None = None
+    responsible: str | None = None
+    escalated = latching = False
+    sounding: datetime | None = None
+    message = ""
+    previous: AlarmLogRow | None = None
+    for r in rows:
+        priority = Priority(r.priority)
+        # As the engine: a physiological alarm latches once it was HIGH; technical ones never.
+        latching = latching or (priority is Priority.HIGH and r.kind == Kind.PHYSIOLOGICAL.value)
+        rising = (
+            r.event == Event.UPDATED.value
+            and previous is not None
+            and priority.rank > Priority(previous.priority).rank
+        )
+        resound = r.event == Event.RAISED.value or rising
+        if r.event == Event.ESCALATED.value:
+            escalated = True
+        elif r.event == Event.ACKNOWLEDGED.value:
+            acked = (r.user, r.at)
+        elif r.event == Event.RESPONSIBILITY_ACCEPTED.value:
+            responsible = r.user
+        elif r.event == Event.RESPONSIBILITY_REJECTED.value:
+            responsible, acked = None, None
+        if resound:
+            acked = None
+        on = r.signal == SignalState.ON.value
+        if on and (resound or previous is None or previous.signal != SignalState.ON.value):
+            sounding = r.at
+        message = r.message.removesuffix(_NOTES.get(r.event, ""))
+        previous = r
+    return Alarm(
+        id=last.alarm_id,
+        key=last.key,
+        kind=Kind(last.kind),
+        priority=Priority(last.priority),
+        message=message,
+        source=last.source,
+        started_at=rows[0].started_at,
+        condition=ConditionState(last.condition),
+        signal=SignalState(last.signal),
+        latching=latching,
+        acknowledged_by=None if acked is None else acked[0],
+        acknowledged_at=None if acked is None else acked[1],
+        responsible=responsible,
+        escalated=escalated,
+        cause=last.cause,
+        sounding_since=sounding,
+    )
 
 
 class PersistenceWriter:

@@ -114,17 +114,17 @@ def test_ketamine_curve_peaking_at_172_104_raises_medium_and_no_high() -> None:
     assert seen[-1] == ("bp_high", Event.ENDED, Priority.MEDIUM)  # 149/91 ends it
 
 
-def test_two_readings_at_180_110_five_minutes_apart_raise_high() -> None:
+def test_a_severe_reading_asks_for_a_repeat_that_confirms_it_as_high() -> None:
     engine = AlarmEngine()
     first = transitions(cuff(engine, 184, 100, 0))
     assert first[0].alarm.priority is Priority.MEDIUM
-    assert first[0].message == "SBP 184 ≥ 180 (repeat NIBP)"
-    assert transitions(cuff(engine, 186, 112, 120)) == []  # 2 min later: too soon to confirm
-    [high] = transitions(cuff(engine, 182, 111, 300))
+    assert first[0].message == "SBP 184 ≥ 180: repeat NIBP now"
+    assert transitions(cuff(engine, 186, 112, 119)) == []  # < 2 min later: too soon to confirm
+    [high] = transitions(cuff(engine, 182, 111, 240))
     assert (high.event, high.alarm.priority, high.message) == (
         Event.UPDATED,
         Priority.HIGH,
-        "SBP 182 ≥ 180",
+        "SBP 182 ≥ 180 (confirmed by a repeat)",
     )
     assert high.alarm.latching
 
@@ -367,23 +367,45 @@ def test_audio_pause_silences_present_alarms_but_a_higher_one_still_sounds() -> 
     after = engine.tick(at(140))
     [resumed] = [o for o in after if isinstance(o, OperatorAction)]
     assert resumed.action == "audio_resumed"
-    # The pause silenced the sound, not the clock: the unacknowledged MEDIUM escalated at 132 s.
-    assert events(after) == [("spo2_low", Event.ESCALATED, Priority.HIGH)]
+    # The pause silenced the sound, not the clock: the unacknowledged MEDIUM escalated at 132 s
+    # (its notification; its priority stays what its rule says).
+    assert events(after) == [("spo2_low", Event.ESCALATED, Priority.MEDIUM)]
     assert engine.audible(next(a for a in engine.active() if a.key == "spo2_low"), at(140))
 
 
-def test_unacknowledged_medium_escalates_to_high_and_notifies_the_nurse() -> None:
+def test_escalation_notifies_the_nurse_and_never_changes_the_priority() -> None:
     engine = AlarmEngine()
     engine.observe(AvailabilityChange("monitor", Availability.DISCONNECTED, at(0)), at(0))
     assert engine.next_deadline() == at(120)
     [esc] = transitions(engine.tick(at(120)))
     assert (esc.event, esc.alarm.priority, esc.notify, esc.alarm.escalated) == (
         Event.ESCALATED,
-        Priority.HIGH,
+        Priority.MEDIUM,  # a technical alarm's priority never changes
         "nurse",
         True,
     )
+    assert not esc.alarm.latching
     assert transitions(engine.tick(at(500))) == []  # once
+    # HR 126 unattended: escalated, still MEDIUM; it becomes HIGH only when HR passes 140.
+    engine = AlarmEngine()
+    assert len(transitions(stream(engine, Metric.HR, [126] * 31))) == 1
+    [esc] = transitions(engine.tick(at(30 + 120)))
+    assert (esc.event, esc.alarm.priority) == (Event.ESCALATED, Priority.MEDIUM)
+    assert [a.priority for a in engine.active()] == [Priority.MEDIUM]
+    worse = transitions(stream(engine, Metric.HR, [150] * 31, start=200))
+    assert [(t.event, t.alarm.priority) for t in worse] == [(Event.UPDATED, Priority.HIGH)]
+    better = transitions(stream(engine, Metric.HR, [126] * 3, start=240))
+    assert [(t.event, t.alarm.priority) for t in better] == [(Event.UPDATED, Priority.MEDIUM)]
+
+
+def test_a_technical_high_alarm_ends_by_itself() -> None:
+    engine = AlarmEngine()
+    from service.alarms.model import ServiceFault
+
+    [raised] = transitions(engine.observe(ServiceFault("storage", True, "disk full", at(0)), at(0)))
+    assert raised.alarm.priority is Priority.HIGH and not raised.alarm.latching
+    [ended] = transitions(engine.observe(ServiceFault("storage", False, "ok", at(5)), at(5)))
+    assert ended.event is Event.ENDED and engine.active() == []
 
 
 def test_responsibility_rejected_escalates_at_once_accepted_acknowledges() -> None:
@@ -478,3 +500,60 @@ def test_pump_rate_against_the_sessions_expected_rate() -> None:
     pump(80.0, 7)
     [cleared] = transitions(engine.observe(InfusionContext(False, at(8)), at(8)))
     assert cleared.alarm.key == "pump_rate:pump:"
+
+
+# -- message texts -------------------------------------------------------------------------------
+
+
+def test_a_value_is_never_rounded_onto_the_limit_it_violates() -> None:
+    engine = AlarmEngine(Limits().changed({"spo2_medium": 98}))
+    [raised] = transitions(stream(engine, Metric.SPO2, [97.6] * 70))  # 0.4 %·s a second
+    assert raised.message == "SpO2 97.6 < 98"
+    # Three dips within 60 s to 97.96 %: "97.96 < 98", never "98 < 98".
+    engine = AlarmEngine(Limits().changed({"spo2_medium": 98}))
+    [dips] = transitions(stream(engine, Metric.SPO2, [97.96, 99, 97.96, 99, 97.96], step=5))
+    assert dips.message == "SpO2 97.96 < 98"
+    [hr] = transitions(stream(AlarmEngine(), Metric.HR, [120.04] * 31))
+    assert hr.message == "HR 120.04 > 120"
+    [rr] = transitions(stream(AlarmEngine(), Metric.RESP_RATE, [7.96] * 31))
+    assert rr.message == "RR 7.96 < 8"
+    [hypo] = transitions(cuff(AlarmEngine(), 89.97, 60, 0))
+    assert hypo.message == "SBP 89.97 < 90"
+    [bp] = transitions(cuff(AlarmEngine(), 200.04, 100, 0))
+    assert bp.message == "SBP 200 ≥ 200"  # rounding toward the violating side reads true
+
+
+def test_inside_the_hysteresis_band_the_text_says_when_the_alarm_ends() -> None:
+    engine = AlarmEngine()
+    stream(engine, Metric.SPO2, [88] * 13)
+    stream(engine, Metric.SPO2, [90] * 3, start=13)  # back at the limit, not 1 % above it
+    [spo2] = engine.active()
+    assert spo2.message == "SpO2 90, alarm until ≥ 91"
+    engine = AlarmEngine()
+    stream(engine, Metric.HR, [125] * 31)
+    stream(engine, Metric.HR, [118, 115.04], start=31)
+    [hr] = engine.active()
+    assert hr.message == "HR 115.04, alarm until ≤ 115"
+
+
+@pytest.mark.parametrize("op", ["<", ">", "≥"])
+def test_compared_values_always_read_true(op: str) -> None:
+    import operator
+
+    from service.alarms.rules import compared, condition_text
+
+    holds = {"<": operator.lt, ">": operator.gt, "≥": operator.ge}[op]
+    for limit in (8, 45, 90, 97.5, 120, 160.25):
+        for hundredths in range(-300, 301):
+            value = limit + hundredths / 100
+            if holds(value, limit):
+                left, shown_op, right = compared(value, op, limit).split(" ")
+                assert shown_op == op and holds(float(left), float(right)), (value, limit)
+                assert abs(float(left) - value) < 0.5
+            in_band = (limit <= value < limit + 1) if op == "<" else (limit - 1 < value <= limit)
+            if op != "≥" and in_band:  # still active: "X 90.5, alarm until ≥ 91"
+                text = condition_text("X", value, op, limit, 1.0)
+                number, end = text.removeprefix("X ").split(", alarm until ")
+                until, bound = end.split(" ")
+                assert until == ("≥" if op == "<" else "≤")
+                assert holds(float(number), float(bound)), (value, limit, text)

@@ -140,4 +140,18 @@ export function renderAlarms(actions) {
   place(banner, rows.slice(0, 1));
   place(list, rows.slice(1));
   document.getElementById("no-alarms").hidden = rows.length > 0;
+  renderNurseNeeded(alarms);
+}
+
+/** Escalation notifies: "Nurse needed" on every tablet while an escalated alarm is still
+ * unacknowledged (its priority is whatever its own rule says). */
+function renderNurseNeeded(alarms) {
+  const box = document.getElementById("nurse-needed");
+  const waiting = alarms.filter((a) => a.escalated && (a.signal || "on") === "on");
+  box.hidden = waiting.length === 0;
+  if (!waiting.length) return;
+  const first = waiting[0];
+  const more = waiting.length > 1 ? ` (+${waiting.length - 1} more)` : "";
+  const since = ageText(serverNow() - parseTime(first.started_at));
+  setText(box, `NURSE NEEDED — not acknowledged: ${first.message}, for ${since}${more}`);
 }

@@ -220,6 +220,36 @@ function alarmAction(kind, alarm) {
   });
 }
 
+// Audio pause: a sitter may pause an alarm once. The service refuses a second pause of an alarm
+// that is still shown (403 "... paused once already: a nurse must confirm"); the nurse who walks
+// up confirms with user name and PIN, exactly as for an acknowledgement.
+const PAUSE = "/api/v1/audio/pause";
+
+async function pauseAudio() {
+  try {
+    await api("POST", PAUSE, {});
+  } catch (err) {
+    if (err.status === 401) checkSignedIn();
+    if (err.status === 403 && /paused once already/.test(err.detail || "")) {
+      openPinPrompt({
+        title: "Pause audio again: nurse confirmation",
+        detail: err.detail,
+        submit: async (credentials) => {
+          try {
+            await api("POST", PAUSE, credentials);
+          } catch (e) {
+            if (e.status === 401) checkSignedIn();
+            throw e;
+          }
+          toast(`Audio paused by ${credentials.username}`);
+        },
+      });
+      return;
+    }
+    toast(err.detail, "error");
+  }
+}
+
 const alarmActions = {
   acknowledge: (alarm) => alarmAction("acknowledge", alarm),
   accept: (alarm) => alarmAction("accept", alarm),
@@ -289,6 +319,12 @@ async function checkSignedIn() {
 async function boot() {
   try {
     const user = await api("GET", "/api/v1/auth/me");
+    if (user.must_change_pin) {
+      // A sign-in that must change its PIN first: sign in again to give the old PIN.
+      await api("POST", "/api/v1/auth/logout").catch(() => {});
+      showSignIn();
+      return;
+    }
     startSession(user);
   } catch (err) {
     if (err.status === 401) {
@@ -419,7 +455,7 @@ for (const type of ["pointerdown", "keydown"]) {
     if (annunciator.status === "blocked") annunciator.enable();
   }, true);
 }
-$("pause-audio").addEventListener("click", () => act("POST", "/api/v1/audio/pause", {}));
+$("pause-audio").addEventListener("click", pauseAudio);
 $("resume-audio").addEventListener("click", () => act("POST", "/api/v1/audio/resume"));
 
 // Exposed for debugging from the console and for the browser tests.
