@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format types pytest bench bench-profile venv debian-deps clean
+.PHONY: demo test lint format types pytest bench bench-alarms bench-profile venv debian-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -63,6 +63,11 @@ test: lint types pytest
 bench: venv
 	$(PY) -m bench
 
+# Alarm burden of a simulated clinic cohort through the real alarm engine, written to
+# docs/alarm-burden.md (also run by `make bench`). --no-fail: report while targets are missed.
+bench-alarms: venv
+	$(PY) -m bench.alarm_burden --sessions 2000 --no-fail
+
 # Where the service spends its time under load (py-spy, an external sampling profiler).
 bench-profile: venv
 	$(VENV)/bin/pip install -q 'py-spy>=0.4,<0.5'
@@ -70,3 +75,10 @@ bench-profile: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data
+
+# Mutation testing (tools/mutation.py, docs/testing.md); not part of `make test`. Every codec by
+# default; MUTATION_ARGS="--target ge_dri" for one module, "--group service" for the alarm engine,
+# rules, infusion logic and sign-in throttle (tools/mutation.toml lists the targets).
+.PHONY: mutation
+mutation: venv
+	$(PY) -m tools.mutation $(MUTATION_ARGS)

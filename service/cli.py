@@ -1,14 +1,16 @@
-"""The ``vigil`` command: serve, demo, simulate, replay, db, drivers."""
+"""The ``vigil`` command: serve, demo, simulate, replay, db, users, alarms, drivers."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", type=Path, default=None)
         p.add_argument("--config", type=Path, default=None)
 
+    alarms = sub.add_parser("alarms", help="alarm tools (docs/alarms.md)")
+    alarms_sub = alarms.add_subparsers(dest="alarms_command", required=True)
+    whatif = alarms_sub.add_parser(
+        "what-if", help="what a limit change would do: alarms gained and lost, per rule"
+    )
+    whatif.add_argument("--limits", type=Path, required=True, help="TOML with the proposed limits")
+    source = whatif.add_mutually_exclusive_group()
+    source.add_argument("--since", default="30d", help="recorded readings of the last N d/h/min")
+    source.add_argument("--session", type=int, default=None, help="one recorded infusion session")
+    source.add_argument(
+        "--cohort", type=int, default=None, metavar="N", help="N simulated sessions (checkout)"
+    )
+    whatif.add_argument("--seed", type=int, default=1, help="cohort seed")
+    whatif.add_argument("--csv", action="store_true", help="one CSV line per rule and priority")
+    whatif.add_argument("--db", default=None)
+    whatif.add_argument("--data-dir", type=Path, default=None)
+    whatif.add_argument("--config", type=Path, default=None)
+
     sub.add_parser("drivers", help="list the device drivers")
     cli_devices.add_parser(sub)
 
@@ -124,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             "users": _users,
             "devices": cli_devices.run,
             "central": _central,
+            "alarms": _alarms,
         }[args.command]
         return handler(args)
     except (DriverUsageError, FileNotFoundError, ValueError) as exc:
@@ -152,6 +173,78 @@ def _load(args: argparse.Namespace, **extra: Any) -> Any:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"bad settings: {problems}") from None
+
+
+def _duration(text: str) -> timedelta:
+    units = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return timedelta(seconds=float(text[: -len(unit)]) * units[unit])
+    raise ValueError(f"--since {text!r}: a duration such as 30d, 12h or 90min")
+
+
+def _alarms(args: argparse.Namespace) -> int:
+    """``vigil alarms what-if``: the limits in force (the configuration, then every change a
+    nurse stored) against the proposal, on recorded readings or a simulated cohort."""
+    from service.alarms.limits import Limits
+    from service.persistence.db import make_engine, upgrade
+    from service.persistence.limits import stored_limits
+    from service.whatif import proposed_limits, render, what_if_recorded
+
+    settings = _load(args)
+    upgrade(settings.database_url)
+    db = make_engine(settings.database_url)
+    current = Limits().changed(settings.alarm_limits)
+    for name, value in sorted(stored_limits(db).items()):
+        with contextlib.suppress(ValueError):  # skipped by the service too (it says so)
+            current = current.changed({name: value})
+    proposed, changes = proposed_limits(args.limits, current)
+    if args.cohort is not None:
+        db.dispose()
+        return _what_if_cohort(args, current, changes)
+    if args.session is not None:
+        from service.sessions.store import InfusionStore
+
+        record = InfusionStore(db).get(args.session)
+        if record is None:
+            raise ValueError(f"no session {args.session}")
+        start, end = record.window(datetime.now(UTC))
+    else:
+        end = datetime.now(UTC)
+        start = end - _duration(args.since)
+    rows, sessions = what_if_recorded(db, start, end, current, proposed)
+    db.dispose()
+    extra = [f"Recorded readings from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC."]
+    print(render(rows, changes, current, sessions=sessions, as_csv=args.csv, extra=extra), end="")
+    return 0
+
+
+def _what_if_cohort(args: argparse.Namespace, current: Any, changes: dict[str, float]) -> int:
+    """A simulated cohort needs the simulator and the benchmark, which only a source checkout
+    has (the service never imports the simulator): run it as its own program."""
+    from importlib import util
+
+    checkout = Path(__file__).resolve().parents[1]
+    if (
+        util.find_spec("simulator") is None
+        or not (checkout / "bench" / "whatif_cohort.py").is_file()
+    ):
+        print("vigil alarms what-if --cohort needs a source checkout (bench/ and simulator/)")
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "bench.whatif_cohort",
+        "--sessions",
+        str(args.cohort),
+        "--seed",
+        str(args.seed),
+        "--current",
+        json.dumps(current.as_dict()),
+        "--proposed",
+        json.dumps(changes),
+    ] + (["--csv"] if args.csv else [])
+    return subprocess.call(command, cwd=checkout)
 
 
 def _run_server(settings: Any) -> int:

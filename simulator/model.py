@@ -29,6 +29,8 @@ class Vitals:
     sensor_off: bool = False
     no_sensor: bool = False
     low_signal_iq: bool = False
+    #: Weak pleth (Masimo "low perfusion" exception); the emulators do not encode it yet.
+    low_perfusion: bool = False
 
 
 @dataclass(slots=True)

@@ -20,6 +20,10 @@ The haemodynamic response follows the published series of reference/alarms.md §
 The papers give the direction of the covariate effects, not one agreed model; the multipliers
 below are this simulator's calibration, checked against the pooled figures by
 ``python -m simulator.validate`` (docs/simulator.md).
+
+``PatientModel.truth(t)`` is the patient's TRUE state (``TrueState``: BP, HR, SpO2, RR, EtCO2,
+apnoea), with clinical episodes (``simulator.episodes``); ``PatientModel.measure``/``sample`` is
+what the monitor shows (artefacts change only that), and ``CuffModel`` what the cuff reads.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+from simulator.episodes import Episode, EpisodeEffect, blend
+from simulator.episodes import effect as episode_effect
 
 #: Resting values a scenario may fix (``Patient`` fields).
 RESTING_VALUES = ("sbp", "dbp", "hr", "spo2", "resp_rate", "etco2", "perfusion_index")
@@ -179,30 +186,45 @@ def draw_clinic_patient(rng: random.Random) -> tuple[Patient, float]:
 # --------------------------------------------------------------------------------------------
 # The ketamine response
 
-#: Mean true peak rise (mmHg) for a normotensive adult under 50 at 0.5 mg/kg. Calibrated so the
-#: cohort's *cuff-measured* peak (the highest of ~6 noisy readings minus a noisy baseline, as the
-#: studies measured it) lands between the 741-infusion cohort and Yale (alarms.md §4); that
-#: measurement alone gives +5.7/+3.8 mmHg with no drug effect at all (docs/simulator.md).
-REFERENCE_PEAK_SBP = 5.0
+#: Mean true peak rise of SBP (mmHg) for a normotensive adult under 50 at 0.5 mg/kg. The
+#: response is sympathomimetic: it is never a fall. Calibrated (``python -m simulator.validate``)
+#: so that the cohort's mean change from baseline at the 30- and 40-min readings (the "largest
+#: mean increase" the series report) lands between the 741-infusion cohort (+7.4) and Yale
+#: (+16.0).
+REFERENCE_PEAK_SBP = 6.5
 #: Multipliers for the covariates the 741-infusion cohort reports (larger rise with age >= 50,
-#: with hypertension, with dose); sizes are this model's calibration.
+#: with hypertension, with dose); Yale 2024: age and hypertension. Sizes are this model's.
 AGE_50_FACTOR = 1.2
 HYPERTENSION_FACTOR = 1.25
 DOSE_EXPONENT = 0.5
-#: Per-infusion spread of the drug effect: gamma with shape k (CV = 1/sqrt(k)), right-skewed...
+#: Per-infusion spread of the drug effect: gamma with shape k (CV = 1/sqrt(k)), right-skewed and
+#: never negative. With the per-patient scale, the surges below and the cuff's noise it gives a
+#: spread of changes (SD ~9 mmHg at 40 min) below Yale's 11.2 (at Yale's larger mean of +16): a
+#: wider spread overshoots the ~1 % severe-hypertension share.
 AMPLITUDE_SHAPE = 4.0
-#: ... plus a symmetric per-infusion term (mmHg): in about a third of infusions the pressure does
-#: not rise at all (or settles as pre-infusion anxiety fades), while the tail of large rises gives
-#: the ~1 % of sessions with severe hypertension (Yale 2024). Fitted to the published SDs (11.2)
-#: and severe-hypertension share together; a larger gamma spread overshoots the latter.
-AMPLITUDE_JITTER = 10.5
-#: ΔDBP/ΔSBP of the true response. Published measured ratios: 6.0/7.4 (741 cohort), 11.0/16.0
-#: (Yale), 8.5/12.6 (Vankawala); measured here ~0.6 because the noise bias adds to both.
-DBP_RATIO = 0.55
-DBP_RATIO_SD = 0.15
-DBP_JITTER = 3.0
+#: Per-patient response scale: lognormal, mean 1, this CV. The same patient responds alike over
+#: a series of six (741-infusion cohort: no change from the first to the sixth infusion).
+PATIENT_SCALE_CV = 0.4
+#: A pressor surge (the rise multiplied by ``SURGE_FACTOR``): probability by infusion number in a
+#: series of six. Severe hypertension concentrates in the first infusions (Yale 2024: 43.4 % of
+#: severe sessions in infusions 1–3 of a mean of 17 per patient) while the mean rise does not
+#: change over the series (741-infusion cohort); the probabilities are this simulator's
+#: assumption, fitted to both (the 741-infusion cohort also reports larger rises with
+#: dissociative symptoms).
+SURGE_PROBABILITY = (0.10, 0.07, 0.04, 0.015, 0.01, 0.01)
+SURGE_FACTOR = (2.0, 3.2)
+#: ΔDBP/ΔSBP of the true response. Published ratios of the mean rises: 6.0/7.4 (741 cohort),
+#: 11.0/16.0 (Yale), 8.5/12.6 (Vankawala), 3.2/3.3 (Riva-Posse).
+DBP_RATIO = 0.66
+DBP_RATIO_SD = 0.12
 #: Heart rate barely moves: +1.9 (741 cohort) to +4.1 bpm (Vankawala).
-MEAN_PEAK_HR = 2.0
+MEAN_PEAK_HR = 2.5
+
+
+def patient_scale(rng: random.Random) -> float:
+    """A patient's response scale for a whole series (lognormal, mean 1)."""
+    sigma = math.sqrt(math.log(1.0 + PATIENT_SCALE_CV**2))
+    return rng.lognormvariate(-0.5 * sigma * sigma, sigma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,20 +248,32 @@ class KetamineResponse:
 
     @classmethod
     def draw(
-        cls, rng: random.Random, patient: Patient, dose_mg_kg: float, duration_s: float = 2400.0
+        cls,
+        rng: random.Random,
+        patient: Patient,
+        dose_mg_kg: float,
+        duration_s: float = 2400.0,
+        *,
+        infusion_number: int = 1,
+        scale: float = 1.0,
     ) -> KetamineResponse:
-        mean = REFERENCE_PEAK_SBP * (max(dose_mg_kg, 0.05) / 0.5) ** DOSE_EXPONENT
+        """One infusion's response: ``infusion_number`` in a series (1–6, later ones as the
+        sixth), ``scale`` the patient's own response scale (``patient_scale``)."""
+        mean = REFERENCE_PEAK_SBP * (max(dose_mg_kg, 0.05) / 0.5) ** DOSE_EXPONENT * scale
         if patient.age >= 50:
             mean *= AGE_50_FACTOR
         if patient.hypertension:
             mean *= HYPERTENSION_FACTOR
         sbp = mean * rng.gammavariate(AMPLITUDE_SHAPE, 1.0 / AMPLITUDE_SHAPE)
-        sbp += rng.gauss(0.0, AMPLITUDE_JITTER)
-        dbp = sbp * rng.gauss(DBP_RATIO, DBP_RATIO_SD) + rng.gauss(0.0, DBP_JITTER)
+        k = min(max(infusion_number, 1), len(SURGE_PROBABILITY)) - 1
+        surge, factor = rng.random(), rng.uniform(*SURGE_FACTOR)
+        if surge < SURGE_PROBABILITY[k]:
+            sbp *= factor
+        ratio = min(1.1, max(0.3, rng.gauss(DBP_RATIO, DBP_RATIO_SD)))
         hr = rng.gauss(MEAN_PEAK_HR, 2.5)
         return cls(
             sbp=sbp,
-            dbp=dbp,
+            dbp=sbp * ratio,
             hr=hr,
             duration_s=duration_s,
             onset_tau_s=rng.uniform(300.0, 540.0),
@@ -321,10 +355,11 @@ class VitalEvent:
 
 @dataclass(frozen=True, slots=True)
 class Artefact:
-    kind: str  # "motion", "spo2_dip", "sensor_off"
+    kind: str  # "motion", "spo2_dip", "sensor_off", "low_perfusion", "capno_off"
     start: float
     duration: float
-    #: motion: pulse-rate excursion (bpm); spo2_dip: depth (% points).
+    #: motion: pulse-rate excursion (bpm); spo2_dip: depth (% points); low_perfusion: the factor
+    #: on the perfusion index.
     magnitude: float
     phase: float = 0.0
 
@@ -334,11 +369,15 @@ class Artefact:
 
 @dataclass(frozen=True, slots=True)
 class ArtefactRates:
-    """Events per hour. Defaults: a restless but ordinary chair-side session."""
+    """Events per hour. Defaults: a restless but ordinary chair-side session; low perfusion and a
+    displaced capnography line are off unless asked for (the clinic cohort sets them,
+    ``simulator.cohort.CLINIC_ARTEFACTS``)."""
 
     motion_per_h: float = 2.0
     spo2_dip_per_h: float = 1.0
     sensor_off_per_h: float = 0.3
+    low_perfusion_per_h: float = 0.0
+    capno_off_per_h: float = 0.0
 
 
 #: kind -> (duration range s, magnitude range)
@@ -346,6 +385,8 @@ _ARTEFACT_SHAPES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "motion": ((5.0, 30.0), (15.0, 45.0)),
     "spo2_dip": ((10.0, 30.0), (3.0, 7.0)),
     "sensor_off": ((10.0, 60.0), (0.0, 0.0)),
+    "low_perfusion": ((120.0, 600.0), (0.15, 0.35)),
+    "capno_off": ((20.0, 180.0), (0.0, 0.0)),
 }
 
 
@@ -393,14 +434,45 @@ class ArtefactStream:
             i -= 1
         return None
 
+    def overlaps(self, a: float, b: float) -> bool:
+        """Whether an artefact is active at any moment of ``[a, b)``."""
+        if self._rate_s <= 0.0:
+            return False
+        self._extend(b)
+        i = bisect_right(self._starts, b) - 1
+        while i >= 0 and self._starts[i] > a - self._dmax:
+            e = self.events[i]
+            if e.start < b and e.start + e.duration > a:
+                return True
+            i -= 1
+        return False
+
 
 # --------------------------------------------------------------------------------------------
 # The patient over time
 
 
+@dataclass(frozen=True, slots=True)
+class TrueState:
+    """What the patient's values really are at one moment (ground truth, before any device)."""
+
+    sbp: float
+    dbp: float
+    hr: float
+    spo2: float
+    resp_rate: float
+    etco2: float
+    #: No breathing (an apnoea episode).
+    apnoea: bool = False
+
+    @property
+    def map(self) -> float:
+        return self.dbp + (self.sbp - self.dbp) / 3.0
+
+
 @dataclass(slots=True)
 class VitalSample:
-    """Continuous values at one moment (before the monitor encodes them)."""
+    """Continuous values at one moment as the devices would measure them (before encoding)."""
 
     hr: float
     pulse_rate: float
@@ -410,13 +482,18 @@ class VitalSample:
     etco2: float
     sensor_off: bool = False
     low_signal_iq: bool = False
+    low_perfusion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class NoiseLevels:
-    """Stationary SDs of the physiological (OU) noise; correlation times in the code."""
+    """Stationary SDs of the physiological (OU) noise; correlation times in the code.
 
-    bp_mmhg: float = 3.5
+    BP: the slow, true variation of the pressure over minutes; with the cuff's own error
+    (``NibpSchedule.error_sys_mmhg``) it gives the within-session SD of repeated resting
+    readings the literature reports (docs/simulator.md, §Noise)."""
+
+    bp_mmhg: float = 4.0
     hr_bpm: float = 3.0
     spo2_pct: float = 0.5
     resp_rate: float = 1.0
@@ -424,7 +501,8 @@ class NoiseLevels:
 
 
 class PatientModel:
-    """Baseline + ketamine response + noise + scripted events + artefacts, as functions of t."""
+    """Baseline + ketamine response + noise + scripted events + clinical episodes (the TRUE
+    state, ``truth``) + artefacts (what the devices show, ``sample``), as functions of t."""
 
     def __init__(
         self,
@@ -436,11 +514,13 @@ class PatientModel:
         events: list[VitalEvent] | None = None,
         artefacts: ArtefactRates | None = None,
         noise: NoiseLevels | None = None,
+        episodes: list[Episode] | None = None,
     ) -> None:
         self.patient = patient
         self.response = response
         self.infusion = infusion
         self.events = list(events or [])
+        self.episodes = sorted(episodes or [], key=lambda e: e.start)
         noise = noise or NoiseLevels()
         rates = artefacts or ArtefactRates()
         # Slow BP variability (minutes) shared by SBP and DBP, plus a DBP-only part.
@@ -454,6 +534,9 @@ class PatientModel:
         self.motion = ArtefactStream(_seed(rng), "motion", rates.motion_per_h)
         self.spo2_dips = ArtefactStream(_seed(rng), "spo2_dip", rates.spo2_dip_per_h)
         self.sensor_off = ArtefactStream(_seed(rng), "sensor_off", rates.sensor_off_per_h)
+        # Streams added later draw their seeds last, so earlier streams keep theirs.
+        self.low_perfusion = ArtefactStream(_seed(rng), "low_perfusion", rates.low_perfusion_per_h)
+        self.capno_off = ArtefactStream(_seed(rng), "capno_off", rates.capno_off_per_h)
 
     # -- the drug ------------------------------------------------------------------------------
 
@@ -473,35 +556,90 @@ class PatientModel:
                     value = (1.0 - w) * value + w * (event.target + noise)
         return value
 
-    # -- values ----------------------------------------------------------------------------------
+    def _effect(self, t: float) -> EpisodeEffect | None:
+        return episode_effect(self.episodes, t) if self.episodes else None
+
+    # -- the true state --------------------------------------------------------------------------
 
     def true_bp(self, t: float) -> tuple[float, float]:
         """Arterial SBP and DBP (mmHg) without measurement error."""
+        return self._bp_with(t, self._effect(t))
+
+    def _bp_with(self, t: float, fx: EpisodeEffect | None) -> tuple[float, float]:
         r = self.response_fraction(t)
         shared = self._bp.at(t)
         sbp = self.patient.sbp + r * self.response.sbp + shared
         dbp = self.patient.dbp + r * self.response.dbp + 0.6 * shared + self._dbp.at(t)
         sbp = self._scripted("sbp", t, sbp, shared)
         dbp = self._scripted("dbp", t, dbp, 0.6 * shared)
+        if fx is not None:
+            sbp, dbp = sbp - fx.bp_drop[0], dbp - fx.bp_drop[1]
         return sbp, min(dbp, sbp - 15.0)
 
     def clean_hr(self, t: float) -> float:
-        """Heart rate with physiological noise and scripted events but no artefacts."""
+        """Heart rate with physiological noise, scripted events and episodes, no artefacts."""
+        return self._hr_with(t, self._effect(t))
+
+    def _hr_with(self, t: float, fx: EpisodeEffect | None) -> float:
         noise = self._hr.at(t)
         hr = self.patient.hr + self.response_fraction(t) * self.response.hr + noise
-        return max(30.0, self._scripted("hr", t, hr, noise))
+        hr = self._scripted("hr", t, hr, noise)
+        if fx is not None and fx.hr is not None:
+            hr = blend(hr, (fx.hr[0] + noise, fx.hr[1]))
+        return max(30.0, hr)
 
-    def sample(self, t: float) -> VitalSample:
+    def truth(self, t: float) -> TrueState:
+        """The patient's true values at ``t`` (for ground truth: what happened, not what the
+        devices measured)."""
+        fx = self._effect(t)
         p = self.patient
-        hr = self.clean_hr(t)
+        sbp, dbp = self._bp_with(t, fx)
+        hr = self._hr_with(t, fx)
         spo2_noise = self._spo2.at(t)
         spo2 = self._scripted("spo2", t, p.spo2 + spo2_noise, spo2_noise)
         rr_noise = self._rr.at(t)
         rr = self._scripted("resp_rate", t, p.resp_rate + rr_noise, rr_noise)
         et_noise = self._etco2.at(t)
         etco2 = self._scripted("etco2", t, p.etco2 + et_noise, et_noise)
+        apnoea = False
+        if fx is not None:
+            if fx.spo2 is not None:
+                spo2 = blend(spo2, (fx.spo2[0] + spo2_noise, fx.spo2[1]))
+            spo2 -= fx.spo2_drop
+            if fx.rr is not None:
+                rr = blend(rr, fx.rr)
+            etco2 += fx.etco2_rise
+            apnoea = fx.apnoea
+            if apnoea:
+                rr = 0.0
+        return TrueState(
+            sbp=sbp,
+            dbp=dbp,
+            hr=hr,
+            spo2=min(100.0, max(50.0, spo2)),
+            resp_rate=max(0.0, rr),
+            etco2=max(0.0, etco2),
+            apnoea=apnoea,
+        )
+
+    # -- what the devices measure ----------------------------------------------------------------
+
+    def sample(self, t: float) -> VitalSample:
+        truth = self.truth(t)
+        return self.measure(t, truth)
+
+    def measure(self, t: float, truth: TrueState) -> VitalSample:
+        """The continuous values the monitor shows at ``t`` given the true state: artefacts
+        (motion, SpO2 dips, probe off, low perfusion, a displaced CO2 line) change only these."""
+        p = self.patient
+        hr = truth.hr
+        spo2 = truth.spo2
+        rr = truth.resp_rate
+        etco2 = truth.etco2
+        if truth.apnoea:
+            etco2 = 0.0  # no breath reaches the sampling line
         pi = p.perfusion_index * math.exp(self._pi.at(t))
-        pulse, ecg_hr, low_iq = hr, hr, False
+        pulse, ecg_hr, low_iq, low_perf = hr, hr, False, False
         dip = self.spo2_dips.active(t)
         if dip is not None:
             u = (t - dip.start) / dip.duration
@@ -517,6 +655,15 @@ class PatientModel:
             spo2 -= 0.15 * motion.magnitude * envelope * abs(math.sin(0.9 * t + motion.phase))
             pi *= 0.5
             low_iq = True
+        cold = self.low_perfusion.active(t)
+        if cold is not None:
+            # Cold fingers: a weak pleth, a noisier and slightly low saturation.
+            pi *= cold.magnitude
+            spo2 -= 1.0 + 1.5 * abs(math.sin(0.21 * t + cold.phase))
+            low_perf = pi < 1.0
+            low_iq = low_iq or pi < 0.5
+        if self.capno_off.active(t) is not None:
+            rr, etco2 = 0.0, 1.0 + 0.5 * abs(math.sin(0.3 * t))
         return VitalSample(
             hr=ecg_hr,
             pulse_rate=pulse,
@@ -526,6 +673,7 @@ class PatientModel:
             etco2=max(0.0, etco2),
             sensor_off=self.sensor_off.active(t) is not None,
             low_signal_iq=low_iq,
+            low_perfusion=low_perf,
         )
 
 
@@ -557,6 +705,11 @@ class NibpSchedule:
     #: A measurement takes 30–40 s (oscillometric inflate + stepped deflation).
     duration_s: tuple[float, float] = (30.0, 40.0)
     failure_rate: float = 0.02
+    #: The device's own error on each reading (SD, mmHg), beside the true BP's variation.
+    error_sys_mmhg: float = 4.0
+    error_dia_mmhg: float = 2.5
+    #: Chance that a measurement fails when the arm moves during it (0: motion is ignored).
+    motion_failure: float = 0.0
 
     def starts(self, start_s: float, end_s: float) -> list[float]:
         """Inflation times up to the end of the infusion; recovery times follow arithmetically."""
@@ -583,8 +736,10 @@ class ForcedFailure:
 class CuffModel:
     """Discrete oscillometric measurements of the patient's BP, generated lazily in order.
 
-    Measurement error ~ N(0, 3) / N(0, 2) mmHg (device repeatability; AAMI/ISO 81060-2 allows
-    a mean error of ±5 with SD 8 against a reference).
+    Each reading is the true BP at completion plus the device's error (``NibpSchedule``:
+    N(0, 4) / N(0, 3) mmHg by default; AAMI/ISO 81060-2 allows a mean error of ±5 with SD 8
+    against a reference). A measurement fails at ``failure_rate``, or with ``motion_failure``
+    when the arm moved during it.
     """
 
     def __init__(
@@ -617,7 +772,11 @@ class CuffModel:
             end = start + rng.uniform(*sched.duration_s)
             failed = rng.random() < sched.failure_rate
             failed = failed or any(f.start <= start < f.start + f.duration for f in self._failures)
-            e_sys, e_dia = rng.gauss(0.0, 3.0), rng.gauss(0.0, 2.0)
+            e_sys = rng.gauss(0.0, sched.error_sys_mmhg)
+            e_dia = rng.gauss(0.0, sched.error_dia_mmhg)
+            if sched.motion_failure > 0.0:
+                moved = rng.random() < sched.motion_failure
+                failed = failed or (moved and self._patient.motion.overlaps(start, end))
             sbp, dbp = self._patient.true_bp(end)
             sbp, dbp = round(sbp + e_sys), round(dbp + e_dia)
             dbp = min(dbp, sbp - 10)
@@ -660,7 +819,9 @@ __all__ = [
     "Patient",
     "PatientModel",
     "SimpleInfusion",
+    "TrueState",
     "VitalEvent",
     "VitalSample",
     "draw_clinic_patient",
+    "patient_scale",
 ]

@@ -75,6 +75,9 @@ class PumpModel:
     kvo_ml_h: float = 0.0
     #: How long the end-of-volume alarm sounds before the nurse silences it at the pump.
     end_alarm_s: float = 120.0
+    #: When the nurse switches the completed pump off (to standby), after the end; ``None``: it
+    #: stays "complete" (or KVO).
+    cleared_after_s: float | None = None
     #: Flowing intervals, computed once: [(from, to)].
     _segments: list[tuple[float, float]] = field(default_factory=list, init=False)
     _rate: float = field(default=0.0, init=False)
@@ -135,7 +138,10 @@ class PumpModel:
         elif t >= self.end_s:
             state = "kvo" if self.kvo_ml_h > 0 else "complete"
             rate = self.kvo_ml_h if self.kvo_ml_h > 0 else self._rate
-            if t < self.end_s + self.end_alarm_s:
+            cleared = self.cleared_after_s
+            if cleared is not None and t >= self.end_s + cleared:
+                state = "standby"
+            elif t < self.end_s + self.end_alarm_s:
                 alarms.add("end_of_volume")
         elif any(e.kind in STOPPING for e in active):
             state = "paused"

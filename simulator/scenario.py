@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from simulator.devices.base import Fault
+from simulator.episodes import Episode
 from simulator.model import PumpModelState, Vitals
 from simulator.physiology import (
     ArtefactRates,
@@ -22,6 +23,7 @@ from simulator.physiology import (
     NibpSchedule,
     Patient,
     PatientModel,
+    TrueState,
     VitalEvent,
     draw_clinic_patient,
 )
@@ -147,6 +149,16 @@ class ScenarioConfig:
     faults: tuple[FaultWindow, ...] = ()
     #: For the service-side tests: when the tablet's link should be cut (not simulated here).
     tablet_disconnected: TimeWindow | None = None
+    #: The infusion's number in a series (1–6): severe rises concentrate in the first ones.
+    infusion_number: int = 1
+    #: The patient's own response scale over a series (``physiology.patient_scale``).
+    response_scale: float = 1.0
+    #: Clinical episodes (``simulator.episodes``): changes of the TRUE state.
+    episodes: tuple[Episode, ...] = ()
+    #: How long the pump's own end-of-volume alarm sounds, and when the nurse switches the
+    #: completed pump to standby (``None``: it stays complete).
+    pump_end_alarm_s: float = 120.0
+    pump_cleared_after_s: float | None = None
 
 
 class KetamineScenario:
@@ -181,7 +193,14 @@ class KetamineScenario:
         patient = drawn if spec == PatientSpec() else specified
         self.patient = patient
         self.dose_mg_kg = drawn_dose if config.dose_mg_kg is None else config.dose_mg_kg
-        response = KetamineResponse.draw(rng, patient, self.dose_mg_kg, self.timeline.infusion_s)
+        response = KetamineResponse.draw(
+            rng,
+            patient,
+            self.dose_mg_kg,
+            self.timeline.infusion_s,
+            infusion_number=config.infusion_number,
+            scale=config.response_scale,
+        )
         self.response = replace(response, **config.response) if config.response else response
         self.pump = PumpModel(
             PumpProgram(
@@ -193,6 +212,8 @@ class KetamineScenario:
             start_s=self.timeline.infusion_start_s,
             events=list(config.pump_events),
             kvo_ml_h=config.kvo_ml_h,
+            end_alarm_s=config.pump_end_alarm_s,
+            cleared_after_s=config.pump_cleared_after_s,
         )
         self.physiology = PatientModel(
             rng,
@@ -201,6 +222,7 @@ class KetamineScenario:
             self.pump,
             events=list(config.vital_events),
             artefacts=config.artefacts,
+            episodes=list(config.episodes),
         )
         self.cuff = CuffModel(
             rng.getrandbits(64), config.nibp, self.physiology, failures=list(config.nibp_failures)
@@ -222,10 +244,15 @@ class KetamineScenario:
             nibp_failed=failed,
             sensor_off=s.sensor_off,
             low_signal_iq=s.low_signal_iq,
+            low_perfusion=s.low_perfusion,
         )
 
     def state(self, t: float) -> tuple[Vitals, PumpModelState]:
         return self.vitals(t), self.pump.state(t)
+
+    def truth(self, t: float) -> TrueState:
+        """The patient's TRUE values at ``t`` (ground truth), apart from what devices measure."""
+        return self.physiology.truth(t)
 
     def active_faults(self, t: float, device: str) -> set[Fault]:
         return {w.fault for w in self.faults if w.active(t) and w.device in ("", device)}

@@ -12,7 +12,8 @@ ends at 9000). Keys::
     [session]   baseline_min, infusion_min, recovery_min
     [response]  sbp, dbp, hr (mmHg/bpm at the peak), peak_min, onset_tau_min, offset_tau_min, fade
     [nibp]      baseline_first_min, baseline_cycle_min, infusion_cycle_min, recovery_cycle_min,
-                duration_s = [30, 40], failure_rate
+                duration_s = [30, 40], failure_rate, error_sys_mmhg, error_dia_mmhg,
+                motion_failure
     [artefacts] motion_per_h, spo2_dip_per_h, sensor_off_per_h
     [[event]]   kind = "tachycardia" | "desaturation" | "vital" (with channel = "hr" | "spo2" |
                 "resp_rate" | "etco2" | "sbp" | "dbp"), target, start, duration, ramp_s;
@@ -169,13 +170,15 @@ def _nibp(table: dict[str, Any], where: str) -> NibpSchedule:
         "infusion_cycle_min",
         "recovery_cycle_min",
     )
-    _take(table, where, (*minutes, "duration_s", "failure_rate"))
+    errors = ("failure_rate", "error_sys_mmhg", "error_dia_mmhg", "motion_failure")
+    _take(table, where, (*minutes, "duration_s", *errors))
     kwargs: dict[str, Any] = {
         key.removesuffix("_min") + "_s": 60.0 * value
         for key, value in _numbers(table, where, minutes).items()
     }
-    if "failure_rate" in table:
-        kwargs["failure_rate"] = _number(table, "failure_rate", where)
+    for key in errors:
+        if key in table:
+            kwargs[key] = _number(table, key, where)
     if "duration_s" in table:
         span = table["duration_s"]
         if not (isinstance(span, list) and len(span) == 2):
