@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format types pytest bench bench-alarms bench-profile venv debian-deps clean
+.PHONY: demo test test-fast lint format types pytest bench bench-alarms bench-profile venv debian-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -59,6 +59,11 @@ pytest: venv debian-deps
 	VIGIL_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest
 
 test: lint types pytest
+
+# The edit loop: lint, types and the tests that need no browser and no end-to-end set-up (no
+# Chromium, no Mosquitto/PostgreSQL, no emulators on ptys); README gives both durations.
+test-fast: lint types
+	$(VENV)/bin/pytest -q -m "not browser and not e2e"
 
 bench: venv
 	$(PY) -m bench

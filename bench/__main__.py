@@ -149,13 +149,14 @@ def main() -> None:
         "| messages per client |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in [one, *runs]:
-        status = "" if r.ok else " — " + ("; ".join(r.lost[:2]) or "p99 ≥ 100 ms")
+    for run in [one, *runs]:
+        status = "" if run.ok else " — " + ("; ".join(run.lost[:2]) or "p99 ≥ 100 ms")
+        plural = "s" if run.clients > 1 else ""
+        cpu = f"{run.service_cpu_pct:.0f} / {run.simulator_cpu_pct:.0f} / {run.clients_cpu_pct:.0f}"
         out.append(
-            f"| {r.devices} devices + probe, {r.clients} client{'s' if r.clients > 1 else ''}"
-            f"{status} | {r.trials} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.1f} ms "
-            f"| {r.service_cpu_pct:.0f} / {r.simulator_cpu_pct:.0f} / {r.clients_cpu_pct:.0f} "
-            f"| {r.messages_per_client_s:.0f}/s |"
+            f"| {run.devices} devices + probe, {run.clients} client{plural}{status} | "
+            f"{run.trials} | {run.p50_ms:.1f} ms | {run.p99_ms:.1f} ms | {run.max_ms:.1f} ms "
+            f"| {cpu} | {run.messages_per_client_s:.0f}/s |"
         )
     out += [
         "",

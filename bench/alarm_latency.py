@@ -39,7 +39,7 @@ def _port() -> int:
 def measure(trials: int = 300) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     port = _port()
-    settings = Settings(data_dir=data, port=port)
+    settings = Settings.model_validate({"data_dir": data, "port": port})
     upgrade(settings.database_url)
     UserStore(make_engine(settings.database_url)).add(
         "bench", "Benchmark", Role.SITTER, "123456", datetime.now(UTC)

@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session
 from websockets.sync.client import connect
 
 from bench.system import free_port, percentile, proc_stat, wait
+from central.db import upgrade
+from central.tables import EventRow, ReadingRow
 from service.auth.users import Role, UserStore
-from service.central.tables import CentralEventRow
-from service.persistence.db import make_engine, upgrade
-from service.persistence.models import ReadingRow
+from service.persistence.db import make_engine
 from tests.central.infra import Mosquitto, Postgres
 
 CLINIC = "bench"
@@ -165,8 +165,8 @@ def run(beds: int = 64, trials: int = 200, measure_s: float = 0.0) -> CentralRun
         }  # fmt: skip
         code = (
             "import uvicorn\n"
-            "from service.central.settings import StationSettings\n"
-            "from service.central.station import create_central_app\n"
+            "from central.app import create_central_app\n"
+            "from central.settings import StationSettings\n"
             "s = StationSettings()\n"
             "uvicorn.run(create_central_app(s), host='127.0.0.1', port=s.port, "
             "log_level='warning', ws_per_message_deflate=False)\n"
@@ -174,7 +174,12 @@ def run(beds: int = 64, trials: int = 200, measure_s: float = 0.0) -> CentralRun
         log = (broker.directory / "central.log").open("wb")
         central = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)  # fmt: skip
-        stack.callback(lambda: (central.terminate(), central.wait(10)))
+
+        def stop_central() -> None:
+            central.terminate()
+            central.wait(10)
+
+        stack.callback(stop_central)
         url = f"http://127.0.0.1:{port}"
 
         def login() -> str | None:
@@ -260,12 +265,14 @@ def run(beds: int = 64, trials: int = 200, measure_s: float = 0.0) -> CentralRun
         wait(all_beds, 60, f"all {beds} beds at the central")
         time.sleep(3)
         pg_pids = _postgres_pids(pg)
-        cpu0 = (proc_stat(broker.process.pid).cpu_s, _cpu(pg_pids), proc_stat(central.pid).cpu_s)
+        assert broker.process is not None
+        broker_pid = broker.process.pid
+        cpu0 = (proc_stat(broker_pid).cpu_s, _cpu(pg_pids), proc_stat(central.pid).cpu_s)
 
         def rows() -> int:
             with Session(engine) as s:
                 a = s.scalar(select(func.count()).select_from(ReadingRow)) or 0
-                b = s.scalar(select(func.count()).select_from(CentralEventRow)) or 0
+                b = s.scalar(select(func.count()).select_from(EventRow)) or 0
                 return int(a + b)
 
         rows0, msgs0, t0 = rows(), received[0], time.perf_counter()
@@ -285,7 +292,7 @@ def run(beds: int = 64, trials: int = 200, measure_s: float = 0.0) -> CentralRun
         if measure_s:
             time.sleep(max(0.0, measure_s - (time.perf_counter() - t0)))
         elapsed = time.perf_counter() - t0
-        cpu1 = (proc_stat(broker.process.pid).cpu_s, _cpu(pg_pids), proc_stat(central.pid).cpu_s)
+        cpu1 = (proc_stat(broker_pid).cpu_s, _cpu(pg_pids), proc_stat(central.pid).cpu_s)
         rows1 = wait(lambda: rows(), 5, "rows")
         return CentralRun(
             beds=beds,

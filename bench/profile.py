@@ -33,7 +33,10 @@ def collapsed_top(
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
-    pct = lambda c: [(f, 100 * v / total) for f, v in c.most_common(n)]  # noqa: E731
+
+    def pct(c: collections.Counter[str]) -> list[tuple[str, float]]:
+        return [(f, 100 * v / total) for f, v in c.most_common(n)]
+
     return pct(own), pct(inclusive)
 
 

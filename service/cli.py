@@ -203,7 +203,7 @@ def _alarms(args: argparse.Namespace) -> int:
         db.dispose()
         return _what_if_cohort(args, current, changes)
     if args.session is not None:
-        from service.sessions.store import InfusionStore
+        from service.infusions.store import InfusionStore
 
         record = InfusionStore(db).get(args.session)
         if record is None:
@@ -355,7 +355,7 @@ def _db(args: argparse.Namespace) -> int:
     if args.db_command == "backup":
         from sqlalchemy.engine import make_url
 
-        from service.sessions.backup import BackupError, backup
+        from service.infusions.backup import BackupError, backup
 
         url = make_url(settings.database_url)
         if url.get_backend_name() != "sqlite" or not url.database:
@@ -386,7 +386,14 @@ def _user_store(args: argparse.Namespace) -> Any:
     from service.persistence.db import make_engine, upgrade
 
     settings = _load(args)
-    upgrade(settings.database_url)
+    from central.db import is_central_database  # `vigil users ... --db` of a central station
+
+    if is_central_database(settings.database_url):
+        from central.db import upgrade as upgrade_central
+
+        upgrade_central(settings.database_url)
+    else:
+        upgrade(settings.database_url)
     return UserStore(make_engine(settings.database_url))
 
 
@@ -447,9 +454,9 @@ def _central(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.central.settings import load_station_settings
-    from service.central.station import create_central_app
-    from service.persistence.db import upgrade
+    from central.app import create_central_app
+    from central.db import upgrade
+    from central.settings import load_station_settings
 
     settings = load_station_settings(
         args.config,

@@ -96,4 +96,6 @@ class LiveState:
             },
             "tablets": self.tablets,
             "limits": self.limits,
+            # How each priority sounds: the local annunciator's table, played by the tablets.
+            "annunciation_table": serialize.annunciation_table(),
         }

@@ -12,12 +12,14 @@ from drivers.readings import (
     PumpReading,
     VitalReading,
 )
+from service.alarms.annunciation import PATTERNS, Pattern
 from service.alarms.model import (
     Alarm,
     AlarmTransition,
     AudioState,
     InfusionContext,
     OperatorAction,
+    Priority,
     ServiceFault,
     TabletCount,
 )
@@ -100,7 +102,7 @@ def alarm(item: Alarm, audible: bool | None = None) -> dict[str, Any]:
 
 def transition(item: AlarmTransition) -> dict[str, Any]:
     return {
-        **alarm(item.alarm),
+        **alarm(item.alarm, item.audible),
         "state": item.state,
         "event": item.event.value,
         "at": iso(item.at),
@@ -118,6 +120,25 @@ def audio(state: AudioState) -> dict[str, Any]:
     }
 
 
+def annunciation_table(patterns: dict[Priority, Pattern] | None = None) -> dict[str, Any]:
+    """The annunciation table (service/alarms/annunciation.py) as the tablets play it: by
+    priority, each pulse's [onset, duration] in seconds, the fundamental, the harmonics'
+    amplitudes, the rise and fall (a fraction of the pulse), the silence between bursts and the
+    start-to-start period (both null: the burst plays once)."""
+    table = PATTERNS if patterns is None else patterns
+    return {
+        priority.value: {
+            "pulses": [[onset, length] for onset, length in p.pulses],
+            "fundamental_hz": p.fundamental_hz,
+            "harmonics": list(p.harmonics),
+            "rise_fall": p.rise_fall,
+            "burst_interval_s": p.burst_interval_s,
+            "period_s": p.period,
+        }
+        for priority, p in table.items()
+    }
+
+
 def message(event: BusEvent) -> dict[str, Any]:
     """The live-socket message for one bus event."""
     if isinstance(event, VitalReading):
@@ -131,13 +152,21 @@ def message(event: BusEvent) -> dict[str, Any]:
     if isinstance(event, AlarmTransition):
         return {"type": "alarm", **transition(event)}
     if isinstance(event, OperatorAction):
-        return {
+        out: dict[str, Any] = {
             "type": "action",
             "action": event.action,
             "user": event.user,
             "detail": event.detail,
             "at": iso(event.at),
         }
+        if event.audio is not None:
+            annunciation = event.annunciation.value if event.annunciation else None
+            out["audio"] = {**audio(event.audio), "annunciation": annunciation}
+        if event.limits is not None:
+            out["limits"] = event.limits
+        if event.audible is not None:
+            out["audible"] = event.audible
+        return out
     if isinstance(event, TabletCount):
         return {"type": "tablets", "count": event.count, "at": iso(event.at)}
     if isinstance(event, InfusionContext):

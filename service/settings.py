@@ -21,11 +21,11 @@ from pydantic_settings import (
 from drivers.errors import DriverUsageError
 from drivers.registry import DeviceSpec, parse_device_spec
 from service.alarms.limits import Limits
-from service.sessions.logic import Rules
+from service.infusions.logic import Rules
 
 
 class SessionRules(BaseModel):
-    """Infusion-session rules (docs/sessions.md), TOML table ``[session]``; the clinic's medical
+    """Infusion-session rules (docs/infusions.md), TOML table ``[session]``; the clinic's medical
     director sets them. Defaults: reference alarms.md §5."""
 
     model_config = ConfigDict(extra="forbid")

@@ -43,8 +43,8 @@ from drivers.readings import (
 from service.alarms.engine import AlarmEngine, EngineInput
 from service.alarms.limits import LIMITS, Limits
 from service.alarms.model import AlarmTransition, InfusionContext, Priority, TabletCount
+from service.infusions.store import InfusionStore
 from service.persistence.models import DeviceEventRow, PumpReadingRow, ReadingRow
-from service.sessions.store import InfusionStore
 
 _RANK = {"low": 1, "medium": 2, "high": 3}
 #: A session key for alarms outside any infusion session.

@@ -30,7 +30,7 @@ from simulator.scenario import KetamineScenario, PatientSpec, ScenarioConfig, Se
 #: Infusions per patient: the usual induction series (the 741-infusion cohort and Riva-Posse
 #: report the first six).
 SERIES_LENGTH = 6
-#: Pre-start gate (alarms.md §5, service/sessions/logic.py ``Rules``): a baseline above either
+#: Pre-start gate (alarms.md §5, service/infusions/logic.py ``Rules``): a baseline above either
 #: value needs a nurse's override with a reason; otherwise the infusion is deferred to another day.
 GATE_SYS, GATE_DIA = 140.0, 90.0
 #: Share of gated sessions started with an override (the rest are deferred): this simulator's

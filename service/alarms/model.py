@@ -137,6 +137,9 @@ class AlarmTransition:
     mono: float | None = None
     #: Already on disk (a human action, written before the API answered).
     persisted: bool = False
+    #: Whether the alarm sounds right after this transition (stamped when published), so a
+    #: tablet knows what to sound without asking.
+    audible: bool | None = None
 
     @property
     def state(self) -> str:
@@ -164,6 +167,13 @@ class OperatorAction:
     detail: str
     mono: float | None = None
     persisted: bool = False
+    #: What the tablets redraw after the action (stamped by the alarm runner when it publishes):
+    #: the audio state, the priority to sound, and the alarm limits in force.
+    audio: AudioState | None = None
+    annunciation: Priority | None = None
+    limits: dict[str, float] | None = None
+    #: Alarm id → sounds now, for every shown alarm (a pause changes them all).
+    audible: dict[str, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

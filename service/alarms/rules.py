@@ -415,22 +415,22 @@ class HypotensionRule:
 
 class BreathRule:
     """Apnoea: no breath — RR 0, EtCO2 below ``etco2_apnoea``, or the monitor's own apnoea flag —
-    for ``apnoea_s``. The monitor's flag counts by itself (timed from when it was raised). RR 0
-    or a flat capnogram counts from the last evidence of a breath from any kind: a CO2 sampling
-    line that slipped off the nose while the impedance RR still counts breaths is not apnoea.
-    It ends when every kind says breath again."""
+    for ``apnoea_s``. Each kind is timed from its first "no breath"; RR 0 or a flat capnogram
+    counts only from the last breath another kind of evidence saw: a CO2 sampling line that
+    slipped off the nose while the impedance RR still counts breaths is not apnoea. The
+    monitor's flag counts by itself. It ends when every kind says breath again."""
 
     def __init__(self) -> None:
         self.since: dict[str, datetime] = {}
         self.what: dict[str, str] = {}
-        self.last_breath: datetime | None = None
+        self.breath: dict[str, datetime] = {}  # the last breath each kind saw
 
     def evidence(self, kind: str, breathing: bool, text: str, now: datetime) -> None:
         if breathing:
             self.since.pop(kind, None)
             self.what.pop(kind, None)
             if not kind.startswith("flag:"):
-                self.last_breath = now
+                self.breath[kind] = now
         else:
             self.since.setdefault(kind, now)
             self.what[kind] = text
@@ -440,8 +440,10 @@ class BreathRule:
         out = {}
         for kind, since in self.since.items():
             start = since
-            if not kind.startswith("flag:") and self.last_breath is not None:
-                start = max(since, self.last_breath)
+            if not kind.startswith("flag:"):
+                others = [t for k, t in self.breath.items() if k != kind]
+                if others:
+                    start = max(since, *others)
             out[kind] = start
         return out
 
@@ -461,5 +463,4 @@ class BreathRule:
 
     def shift(self, delta: timedelta) -> None:
         self.since = {k: t + delta for k, t in self.since.items()}
-        if self.last_breath is not None:
-            self.last_breath += delta
+        self.breath = {k: t + delta for k, t in self.breath.items()}

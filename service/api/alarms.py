@@ -22,7 +22,7 @@ from service import serialize
 from service.alarms.engine import Output, PauseRefused
 from service.alarms.limits import LIMITS
 from service.alarms.model import AlarmTransition
-from service.api.deps import RuntimeDep
+from service.api.deps import AlarmsDep, RuntimeDep
 from service.api.proof import NurseProof, acting_nurse
 from service.api.security import Nurse, Viewer
 from service.api.types import AlarmId
@@ -61,31 +61,43 @@ async def _alarm_action(
 
 @router.post("/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm (nurse)")
 async def acknowledge(
-    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId,
+    user: Viewer,
+    runtime: RuntimeDep,
+    alarms: AlarmsDep,
+    body: NurseProof | None = None,
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return await _alarm_action(runtime.acknowledge, alarm_id, nurse)
+    return await _alarm_action(alarms.acknowledge, alarm_id, nurse)
 
 
 @router.post("/alarms/{alarm_id}/accept", summary="Accept responsibility for an alarm (nurse)")
 async def accept(
-    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId,
+    user: Viewer,
+    runtime: RuntimeDep,
+    alarms: AlarmsDep,
+    body: NurseProof | None = None,
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return await _alarm_action(runtime.accept_responsibility, alarm_id, nurse)
+    return await _alarm_action(alarms.accept_responsibility, alarm_id, nurse)
 
 
 @router.post("/alarms/{alarm_id}/reject", summary="Reject responsibility: escalates at once")
 async def reject(
-    alarm_id: AlarmId, user: Viewer, runtime: RuntimeDep, body: NurseProof | None = None
+    alarm_id: AlarmId,
+    user: Viewer,
+    runtime: RuntimeDep,
+    alarms: AlarmsDep,
+    body: NurseProof | None = None,
 ) -> list[dict[str, Any]]:
     nurse = await acting_nurse(user, body, runtime)
-    return await _alarm_action(runtime.reject_responsibility, alarm_id, nurse)
+    return await _alarm_action(alarms.reject_responsibility, alarm_id, nurse)
 
 
 @router.post("/audio/pause", summary="Pause audible alarm signals (at most 2 min)")
 async def pause(
-    user: Viewer, runtime: RuntimeDep, body: AudioPause | None = None
+    user: Viewer, runtime: RuntimeDep, alarms: AlarmsDep, body: AudioPause | None = None
 ) -> list[dict[str, Any]]:
     """A sitter may pause an alarm once. Pausing again while an alarm an earlier pause silenced
     is still shown needs a nurse: one signed in, or a nurse's ``username`` and ``pin`` in the
@@ -95,7 +107,7 @@ async def pause(
     nurse = proof or user.role.at_least(Role.NURSE)
     actor = await acting_nurse(user, body, runtime) if nurse else user
     try:
-        outputs = await runtime.pause_audio(
+        outputs = await alarms.pause_audio(
             actor.username, body.seconds if body else None, nurse=nurse
         )
     except PauseRefused as refused:
@@ -104,13 +116,13 @@ async def pause(
 
 
 @router.post("/audio/resume", summary="End an audio pause")
-async def resume(user: Viewer, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return _out(await runtime.resume_audio(user.username))
+async def resume(user: Viewer, alarms: AlarmsDep) -> list[dict[str, Any]]:
+    return _out(await alarms.resume_audio(user.username))
 
 
 @router.get("/alarms/limits", summary="Current alarm limits with defaults and sources")
-async def limits(user: Viewer, runtime: RuntimeDep) -> dict[str, Any]:
-    current = runtime.engine.limits.as_dict()
+async def limits(user: Viewer, alarms: AlarmsDep) -> dict[str, Any]:
+    current = alarms.engine.limits.as_dict()
     return {
         name: {
             "value": current[name],
@@ -125,11 +137,9 @@ async def limits(user: Viewer, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.put("/alarms/limits", summary="Change alarm limits (nurse; audited)")
-async def change_limits(
-    body: LimitChange, nurse: Nurse, runtime: RuntimeDep
-) -> list[dict[str, Any]]:
+async def change_limits(body: LimitChange, nurse: Nurse, alarms: AlarmsDep) -> list[dict[str, Any]]:
     try:
-        return _out(await runtime.set_limits(body.limits, nurse.username))
+        return _out(await alarms.set_limits(body.limits, nurse.username))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:

@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from drivers.clock import Clock
-from service.api import alarms, auth, live, sessions, status
+from service.api import alarms, auth, infusions, live, status
+from service.api.deps import provide_auth_host
 from service.api.hardening import harden, install_error_handlers
 from service.api.security import origin_guard
 from service.api.types import ANY_REQUEST, SIGNED_IN, responses
@@ -63,6 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
+    provide_auth_host(app, runtime)  # sign-in routes and role checks (service/api/deps.py)
     install_error_handlers(app)
     app.middleware("http")(origin_guard)
     # Every status a route can answer is documented (docs/api.md, tests/service/
@@ -80,7 +82,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.include_router(live.router, prefix="/api/v1")
     app.include_router(  # routers before the static mount
-        sessions.router,
+        infusions.router,
         prefix="/api/v1",
         responses=responses(*ANY_REQUEST, *SIGNED_IN, 404, 409, 429, 503),
     )

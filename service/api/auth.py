@@ -1,4 +1,7 @@
-"""Sign-in, sign-out, who am I; user management (admin)."""
+"""Sign-in, sign-out, who am I; user management (admin).
+
+Served by the bed and by the clinic central station alike: the routes use an ``AuthHost``
+(service/api/deps.py), never the bed's runtime."""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from service.api.deps import RuntimeDep
+from service.api.deps import AuthHost, AuthHostDep
 from service.api.security import Admin, MaybeUser
-from service.auth.sessions import COOKIE
+from service.auth.signins import COOKIE
 from service.auth.throttle import Throttle
 from service.auth.users import AuthError, Role, User
 
@@ -40,12 +43,12 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-async def verify(runtime: Any, username: str, pin: str, client: str) -> User:
+async def verify(host: AuthHost, username: str, pin: str, client: str) -> User:
     """Check credentials off the event loop (scrypt takes tens of ms), throttled per (client,
     user name): docs/security.md. The answer is the same for an unknown name, a disabled user
     and a wrong PIN; a throttled key is answered 429 before any PIN is checked."""
-    throttle: Throttle = runtime.throttle
-    wait = throttle.wait(client, username, runtime.clock.monotonic())
+    throttle: Throttle = host.throttle
+    wait = throttle.wait(client, username, host.clock.monotonic())
     if wait > 0 or not throttle.begin(client, username):
         seconds = max(1, math.ceil(wait))
         raise HTTPException(
@@ -54,14 +57,12 @@ async def verify(runtime: Any, username: str, pin: str, client: str) -> User:
             headers={"Retry-After": str(seconds)},
         )
     try:
-        user: User = await asyncio.to_thread(
-            runtime.users.verify, username, pin, runtime.clock.utcnow()
-        )
+        user: User = await asyncio.to_thread(host.users.verify, username, pin, host.clock.utcnow())
     except AuthError as exc:
-        burst = throttle.failed(client, username, runtime.clock.monotonic())
+        burst = throttle.failed(client, username, host.clock.monotonic())
         log.info("wrong PIN for %r from %s", username[:32], client)
         if burst is not None:
-            runtime.wrong_pins(burst)
+            host.wrong_pins(burst)
         raise HTTPException(401, str(exc)) from None
     finally:
         throttle.end(client, username)
@@ -76,10 +77,10 @@ def client_of(request: Request) -> str:
 
 @router.post("/auth/login", summary="Sign in with user name and PIN (sets an HttpOnly cookie)")
 async def login(
-    body: Credentials, request: Request, response: Response, runtime: RuntimeDep
+    body: Credentials, request: Request, response: Response, host: AuthHostDep
 ) -> dict[str, Any]:
-    user = await verify(runtime, body.username, body.pin, client_of(request))
-    sign_in = runtime.sessions.create(user, runtime.clock.utcnow())
+    user = await verify(host, body.username, body.pin, client_of(request))
+    sign_in = host.sign_ins.create(user, host.clock.utcnow())
     response.set_cookie(
         COOKIE,
         sign_in.token,
@@ -88,7 +89,7 @@ async def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    runtime.audit("signed_in", user.username, f"role {user.role.value}")
+    host.audit("signed_in", user.username, f"role {user.role.value}")
     return user_json(user)
 
 
@@ -99,26 +100,26 @@ class PinChange(BaseModel):
 
 @router.post("/auth/pin", summary="Change your own PIN (required after sign-in when too short)")
 async def change_pin(
-    body: PinChange, user: MaybeUser, request: Request, runtime: RuntimeDep
+    body: PinChange, user: MaybeUser, request: Request, host: AuthHostDep
 ) -> dict[str, Any]:
-    await verify(runtime, user.username, body.pin, f"sign-in of {user.username}")
+    await verify(host, user.username, body.pin, f"sign-in of {user.username}")
     if body.new_pin == body.pin:
         raise HTTPException(422, "the new PIN must differ from the old one")
     try:
-        changed = await asyncio.to_thread(runtime.users.set_secret, user.username, body.new_pin)
+        changed = await asyncio.to_thread(host.users.set_secret, user.username, body.new_pin)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    runtime.sessions.replace_user(request.cookies.get(COOKIE), changed)
-    runtime.audit("pin_changed", user.username, "by the user")
+    host.sign_ins.replace_user(request.cookies.get(COOKIE), changed)
+    host.audit("pin_changed", user.username, "by the user")
     return user_json(changed)
 
 
 @router.post("/auth/logout", summary="Sign out")
-async def logout(request: Request, response: Response, runtime: RuntimeDep) -> dict[str, str]:
-    ended = runtime.sessions.end(request.cookies.get(COOKIE))
+async def logout(request: Request, response: Response, host: AuthHostDep) -> dict[str, str]:
+    ended = host.sign_ins.end(request.cookies.get(COOKIE))
     response.delete_cookie(COOKIE, path="/")
     if ended is not None:
-        runtime.audit("signed_out", ended.user.username, "")
+        host.audit("signed_out", ended.user.username, "")
     return {"status": "signed out"}
 
 
@@ -128,33 +129,33 @@ async def me(user: MaybeUser) -> dict[str, Any]:
 
 
 @router.get("/users", summary="All users (admin)")
-async def users(admin: Admin, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    return [user_json(u) for u in await asyncio.to_thread(runtime.users.all)]
+async def users(admin: Admin, host: AuthHostDep) -> list[dict[str, Any]]:
+    return [user_json(u) for u in await asyncio.to_thread(host.users.all)]
 
 
 @router.post("/users", summary="Add a user (admin)")
-async def add_user(body: NewUser, admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+async def add_user(body: NewUser, admin: Admin, host: AuthHostDep) -> dict[str, Any]:
     try:
         user = await asyncio.to_thread(
-            runtime.users.add,
+            host.users.add,
             body.username,
             body.display_name,
             body.role,
             body.pin,
-            runtime.clock.utcnow(),
+            host.clock.utcnow(),
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    runtime.audit("user_added", admin.username, f"{user.username} as {user.role.value}")
+    host.audit("user_added", admin.username, f"{user.username} as {user.role.value}")
     return user_json(user)
 
 
 @router.post("/users/{username}/disable", summary="Disable a user (admin)")
-async def disable_user(username: str, admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+async def disable_user(username: str, admin: Admin, host: AuthHostDep) -> dict[str, Any]:
     try:
-        user = await asyncio.to_thread(runtime.users.set_active, username, False)
+        user = await asyncio.to_thread(host.users.set_active, username, False)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    runtime.sessions.end_user(username)
-    runtime.audit("user_disabled", admin.username, username)
+    host.sign_ins.end_user(username)
+    host.audit("user_disabled", admin.username, username)
     return user_json(user)

@@ -35,7 +35,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.sessions.exports import STYLE as REPORT_STYLE
+from service.infusions.exports import STYLE as REPORT_STYLE
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

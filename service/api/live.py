@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from service import serialize
 from service.api.deps import ws_runtime
 from service.api.security import websocket_user
-from service.auth.sessions import COOKIE
+from service.auth.signins import COOKIE
 from service.bus import Overflow, Subscription
 from service.events import BusEvent
 from service.runtime import Runtime
@@ -118,7 +118,7 @@ async def _send(
             await websocket.send_text(json.dumps({**runtime.snapshot(), "resync": True}))
         now = loop.time()
         if now >= next_beat:
-            if runtime.sessions.get(token, runtime.clock.utcnow()) is None:
+            if runtime.sign_ins.get(token, runtime.clock.utcnow()) is None:
                 # Signed out, expired or disabled: stop streaming patient data at once.
                 await websocket.close(code=4401, reason="session ended")
                 return
@@ -148,7 +148,7 @@ async def _send(
 def _text(event: BusEvent, runtime: Runtime) -> str:
     """The event as the tablets' JSON, serialised once for all of them: every tablet gets the
     same text (with ten tablets the same work was done ten times; docs/benchmarks.md, Profile).
-    Messages that carry the runtime's state at sending time are not shared."""
+    The infusion message, which carries the session at sending time, is not shared."""
     cached = _TEXTS.get(id(event))
     if cached is not None and cached[0] is event:
         return cached[1]
@@ -156,12 +156,10 @@ def _text(event: BusEvent, runtime: Runtime) -> str:
     kind = message["type"]
     if kind == "infusion":
         message["session"] = runtime.infusions.current_json()
-    if kind == "action":
-        # Audio pauses and limit changes change what the tablet must sound or draw.
-        message["audio"] = runtime.snapshot()["audio"]
-        message["limits"] = runtime.engine.limits.as_dict()
+    # An operator action carries the audio state and limits it leaves (AlarmRunner stamps
+    # them): no snapshot is built per action, and its text is shared like any other event's.
     text = json.dumps(message)
-    if kind not in ("infusion", "action"):
+    if kind != "infusion":
         _TEXTS[id(event)] = (event, text)  # the reference keeps the id from being reused
         if len(_TEXTS) > _TEXT_CACHE:
             _TEXTS.popitem(last=False)

@@ -1,4 +1,7 @@
-"""Who is asking: the signed-in user from the session cookie, role checks, origin checks."""
+"""Who is asking: the signed-in user from the session cookie, role checks, origin checks.
+
+Shared by the bed and the clinic central station: the sign-ins are the app's ``AuthHost``
+(service/api/deps.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +12,18 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, WebSocket
 from starlette.responses import JSONResponse, Response
 
-from service.auth.sessions import COOKIE
+from service.api.deps import auth_host, ws_auth_host
+from service.auth.signins import COOKIE
 from service.auth.users import Role, User
-from service.runtime import Runtime
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
 
 #: Requests that are user actions: only these extend a sign-in (docs/security.md).
 ACTIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def signed_in(request: Request) -> User:
-    runtime = _runtime(request)
-    sign_in = runtime.sessions.get(
-        request.cookies.get(COOKIE), runtime.clock.utcnow(), touch=request.method in ACTIONS
+    host = auth_host(request)
+    sign_in = host.sign_ins.get(
+        request.cookies.get(COOKIE), host.clock.utcnow(), touch=request.method in ACTIONS
     )
     if sign_in is None:
         raise HTTPException(401, "sign in first")
@@ -36,14 +33,14 @@ def signed_in(request: Request) -> User:
 def signed_in_or_none(request: Request) -> User | None:
     """The signed-in user, or None, never raising: for answers that everyone gets, with
     more for staff (``GET /health``). Only reads: it does not extend the sign-in."""
-    runtime = _runtime(request)
-    sign_in = runtime.sessions.get(request.cookies.get(COOKIE), runtime.clock.utcnow())
+    host = auth_host(request)
+    sign_in = host.sign_ins.get(request.cookies.get(COOKIE), host.clock.utcnow())
     return None if sign_in is None else sign_in.user
 
 
 def websocket_user(websocket: WebSocket) -> User | None:
-    runtime: Runtime = websocket.app.state.runtime
-    sign_in = runtime.sessions.get(websocket.cookies.get(COOKIE), runtime.clock.utcnow())
+    host = ws_auth_host(websocket)
+    sign_in = host.sign_ins.get(websocket.cookies.get(COOKIE), host.clock.utcnow())
     if sign_in is None or sign_in.user.pin_change_required:
         return None
     return sign_in.user

@@ -2,11 +2,17 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a committed transaction survives a power cut,
 and readers (the API) never block the writer.
+
+Two programs keep a database with its own Alembic chain: the bed (``BED``: service/migrations,
+version table ``alembic_version``) and the clinic central station (``central.db.CHAIN``:
+central/migrations, version table ``central_alembic_version``). The functions below take the
+chain; without one they work on the bed's.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +23,18 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """One Alembic chain: its script folder and the table that records its revision (its
+    env.py passes the same ``version_table`` to Alembic)."""
+
+    migrations: Path
+    version_table: str = "alembic_version"
+
+
+BED = Chain(MIGRATIONS)
 
 
 def make_engine(url: str) -> Engine:
@@ -38,11 +56,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, chain: Chain = BED) -> Config:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(chain.migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
@@ -50,12 +68,12 @@ def alembic_config(url: str) -> Config:
 _REVISION = re.compile(r'^(down_revision|revision)\s*=\s*(?:"([^"]*)"|None)', re.M)
 
 
-def head_revision() -> str | None:
+def head_revision(chain: Chain = BED) -> str | None:
     """The newest migration, read from the migration files' ``revision``/``down_revision``
     lines (the one no other migration names as its parent); None if that is ambiguous."""
     revisions: set[str] = set()
     parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    for path in (chain.migrations / "versions").glob("*.py"):
         found = dict((m.group(1), m.group(2)) for m in _REVISION.finditer(path.read_text()))
         if found.get("revision"):
             revisions.add(found["revision"])
@@ -65,29 +83,34 @@ def head_revision() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-def current_revision(url: str) -> str | None:
+def current_revision(url: str, chain: Chain = BED) -> str | None:
     engine = make_engine(url)  # creates the data directory for SQLite
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
+            if not inspect(conn).has_table(chain.version_table):
                 return None
-            value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            query = text(f"SELECT version_num FROM {chain.version_table}")
+            value = conn.execute(query).scalar()
             return None if value is None else str(value)
     finally:
         engine.dispose()
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", chain: Chain = BED) -> None:
     """Migrate to ``revision``. A database already at the head is left alone without loading
     Alembic (and Mako, and Pygments): about 10 MB less resident memory for the service."""
-    if revision == "head" and (head := head_revision()) and current_revision(url) == head:
+    if (
+        revision == "head"
+        and (head := head_revision(chain))
+        and current_revision(url, chain) == head
+    ):
         return
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, chain), revision)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, chain: Chain = BED) -> None:
     from alembic import command
 
-    command.downgrade(alembic_config(url), revision)
+    command.downgrade(alembic_config(url, chain), revision)

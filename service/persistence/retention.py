@@ -1,7 +1,6 @@
 """Retention: delete records older than the clinic keeps them (``retention_days``).
 
 What goes, once older than the cut-off: vital and pump readings, device events, the audit log,
-the central station's received events,
 alarm-log rows of alarms that have ended, and discharged sessions (with their notes; a patient
 with no session left goes too). Never touched: a still-open session's records (the cut-off is
 moved back to its creation), an alarm that is still shown (its rows stay whatever their age),
@@ -16,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from service.central.tables import CentralEventRow
+from service.infusions.tables import InfusionSessionRow, PatientRow, SessionNoteRow
 from service.persistence.models import (
     AlarmLogRow,
     AuditLogRow,
@@ -24,7 +23,6 @@ from service.persistence.models import (
     PumpReadingRow,
     ReadingRow,
 )
-from service.sessions.tables import InfusionSessionRow, PatientRow, SessionNoteRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,6 @@ def prune(engine: Engine, cutoff: datetime) -> Pruned:
         run("pump_readings", delete(PumpReadingRow).where(PumpReadingRow.at < cutoff))
         run("device_events", delete(DeviceEventRow).where(DeviceEventRow.at < cutoff))
         run("audit_log", delete(AuditLogRow).where(AuditLogRow.at < cutoff))
-        run("central_events", delete(CentralEventRow).where(CentralEventRow.at < cutoff))
         # An alarm's rows go only when its last row is older than the cut-off and says it ended
         # ("off"): the rows of a shown alarm are what restores it after a restart.
         last = (

@@ -17,10 +17,11 @@ whose link is lost is dropped by the service after ``client_timeout_s``). Each p
 repeats at its interval: HIGH every 5 s, MEDIUM every 10 s, LOW once (again only after it has
 stopped and come back). A change of priority starts the new burst at once.
 
-Bursts after IEC 60601-1-8:2006+A1:2012+A2:2020 Table 3/4 (values chosen inside the ranges
-quoted from it; Vigil claims no conformity): HIGH 10 pulses "3+2, pause, 3+2" (pulse 100 ms,
-spacing 75 ms), MEDIUM 3 pulses (200/200 ms), LOW 2 pulses (200/200 ms); each pulse a
-fundamental between 150 and 1000 Hz with four harmonics within 15 dB, 15 % rise and fall.
+The bursts are the annunciation table (``service.alarms.annunciation.PATTERNS``, after
+IEC 60601-1-8 Tables 3 and 4), the same table the tablets receive in their snapshot and play:
+HIGH 10 pulses "3+2, pause, 3+2" (pulse 100 ms, spacing 75 ms), MEDIUM 3 pulses (200/200 ms),
+LOW 2 pulses (200/200 ms); each pulse a fundamental between 150 and 1000 Hz with four
+harmonics within 15 dB, 15 % rise and fall.
 
 Backends: ``AplayBackend`` (WAV played by ``aplay``, non-blocking), ``GpioBuzzerBackend`` (an
 active buzzer on a GPIO pin through sysfs or a command), ``RecorderBackend`` (tests),
@@ -43,79 +44,31 @@ import time
 import wave
 from array import array
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.alarms.annunciation import PATTERNS, Pattern, burst
 from service.alarms.model import Priority
+
+__all__ = [
+    "PATTERNS",
+    "TEST_PATTERN",
+    "Annunciator",
+    "AplayBackend",
+    "Backend",
+    "GpioBuzzerBackend",
+    "NullBackend",
+    "Pattern",
+    "RecorderBackend",
+    "burst",
+    "make_backend",
+    "synthesise",
+]
 
 log = logging.getLogger(__name__)
 
 # -- the sounds ----------------------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    """One burst of an auditory alarm signal."""
-
-    priority: Priority
-    #: (onset, duration) of each pulse, seconds from the start of the burst.
-    pulses: tuple[tuple[float, float], ...]
-    fundamental_hz: float
-    #: Amplitudes of the fundamental and its harmonics (1 = the fundamental).
-    harmonics: tuple[float, ...]
-    #: Silence from the end of one burst to the start of the next; None: the burst plays once.
-    burst_interval_s: float | None
-
-    @property
-    def duration(self) -> float:
-        onset, length = self.pulses[-1]
-        return onset + length
-
-    @property
-    def period(self) -> float | None:
-        """Start-to-start time of repeated bursts (None: not repeated)."""
-        if self.burst_interval_s is None:
-            return None
-        return self.duration + self.burst_interval_s
-
-
-def burst(
-    priority: Priority,
-    pulse_s: float,
-    gaps: Sequence[float],
-    fundamental_hz: float,
-    burst_interval_s: float | None,
-    harmonics: tuple[float, ...] = (1.0, 0.7, 0.5, 0.4, 0.3),
-) -> Pattern:
-    """A burst of ``len(gaps) + 1`` equal pulses separated by ``gaps`` (end to start)."""
-    onsets = [0.0]
-    for gap in gaps:
-        onsets.append(onsets[-1] + pulse_s + gap)
-    pulses = tuple((round(t, 6), pulse_s) for t in onsets)
-    return Pattern(priority, pulses, fundamental_hz, harmonics, burst_interval_s)
-
-
-_X_HIGH = 0.075  # pulse spacing x, HIGH: 50-125 ms
-_TD_HIGH = 0.100  # pulse duration td, HIGH and MEDIUM: 75-200 ms
-_X_LOW = 0.200  # pulse spacing x, MEDIUM and LOW: 125-250 ms
-_TD_LOW = 0.200  # pulse duration td, LOW: 125-250 ms
-
-#: HIGH: pulses 1-2-3 (x), 2x+td, 4-5 (x), 0.35 s, 6-7-8 (x), 2x+td, 9-10 (x); then 2.7 s.
-PATTERNS: dict[Priority, Pattern] = {
-    Priority.HIGH: burst(
-        Priority.HIGH,
-        _TD_HIGH,
-        [_X_HIGH, _X_HIGH, 2 * _X_HIGH + _TD_HIGH, _X_HIGH, 0.35]
-        + [_X_HIGH, _X_HIGH, 2 * _X_HIGH + _TD_HIGH, _X_HIGH],
-        660.0,
-        2.7,  # 2.3 s burst + 2.7 s = every 5 s (burst interval 2.5-15 s)
-    ),
-    Priority.MEDIUM: burst(
-        Priority.MEDIUM, 0.200, [_X_LOW, _X_LOW], 523.0, 9.0
-    ),  # 1.0 s + 9 s = every 10 s (2.5-30 s)
-    Priority.LOW: burst(Priority.LOW, _TD_LOW, [_X_LOW], 440.0, None),  # once
-}
 
 #: The start-up self-test: one short LOW-pitched pulse.
 TEST_PATTERN = burst(Priority.LOW, 0.15, [], 440.0, None)
@@ -145,7 +98,7 @@ def synthesise(pattern: Pattern, sample_rate: int = SAMPLE_RATE, volume: float =
     for onset, length in pattern.pulses:
         start = round(onset * sample_rate)
         count = round(length * sample_rate)
-        ramp = max(1, int(count * 0.15))  # rise and fall: 15 % of the pulse (10-20 %)
+        ramp = max(1, int(count * pattern.rise_fall))  # rise and fall: 10-20 % of the pulse
         for i in range(count):
             envelope = min(1.0, i / ramp, (count - 1 - i) / ramp)
             value = sum(a * math.sin(w * i) for a, w in zip(pattern.harmonics, omegas, strict=True))

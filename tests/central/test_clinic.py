@@ -24,13 +24,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from central.app import create_central_app
+from central.db import upgrade
+from central.settings import StationSettings
+from central.tables import EventRow
 from drivers.readings import PumpCondition, PumpReading, PumpState
 from service.alarms.model import TabletCount
 from service.auth.users import Role, UserStore
-from service.central.settings import StationSettings
-from service.central.station import create_central_app
-from service.central.tables import CentralEventRow
-from service.persistence.db import make_engine, upgrade
+from service.persistence.db import make_engine
 from service.settings import Settings
 from tests.central.infra import Mosquitto
 from tests.support import RunningServer, free_port, run_app, start_server, wait_for
@@ -184,9 +185,7 @@ def test_a_clinic_of_eight_beds_and_one_central(
         with Session(engine) as session:
             return list(
                 session.scalars(
-                    select(CentralEventRow.seq)
-                    .where(CentralEventRow.bed == bed)
-                    .order_by(CentralEventRow.seq)
+                    select(EventRow.seq).where(EventRow.bed == bed).order_by(EventRow.seq)
                 )
             )
 
@@ -196,7 +195,7 @@ def test_a_clinic_of_eight_beds_and_one_central(
             seqs = wait_for(lambda b=bed, n=sent: (s := stored(b)) and len(s) >= n and s)
             assert seqs == list(range(1, len(seqs) + 1)), bed  # no gap, no duplicate
         with Session(engine) as session:
-            total = session.scalar(select(func.count()).select_from(CentralEventRow))
+            total = session.scalar(select(func.count()).select_from(EventRow))
         assert total and total >= 8 * 2  # at least each bed's link lost + restored
     finally:
         engine.dispose()

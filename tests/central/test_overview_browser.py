@@ -77,6 +77,8 @@ def test_the_overview_shows_every_bed_its_alarm_and_an_offline_bed(
     gone.die()
 
     def drive(page: Page) -> None:
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
         page.goto(central.url + "/")
         page.fill("#signin-user", "nurse")
         page.fill("#signin-pin", "222222")
@@ -99,6 +101,9 @@ def test_the_overview_shows_every_bed_its_alarm_and_an_offline_bed(
         expect(three.locator(".bt-vitals")).to_be_hidden()
         expect(page.locator("#station-faults .fault")).to_have_count(0)
         expect(page.locator("#connection")).to_have_text("Live")
+        # The tablet's shared modules (web/shared), served by the station itself.
+        for module in ("api", "dom", "format", "live", "signin", "chart"):
+            assert f"{central.url}/shared/{module}.js" in requests, requests
 
         # Acknowledge at the central: "acknowledging…", the bed answers, then the result.
         one.locator(".bt-alarm .ack").click()

@@ -1,7 +1,7 @@
 """The central station against real servers: Mosquitto (the shipped configuration, TLS, the
 ACL), PostgreSQL, the central's own uvicorn server on a free port, and bedside units simulated
 by paho clients that publish the v1 schema (docs/mqtt.md) as bed-1 ... bed-8 with their own
-passwords; one test runs a real bedside unit (service/central/uplink.py) instead.
+passwords; one test runs a real bedside unit (service/link/uplink.py) instead.
 
 Nothing waits a fixed time: every wait polls for what it expects, with a deadline."""
 
@@ -26,11 +26,13 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.engine import make_url
 from websockets.sync.client import ClientConnection, connect
 
-from service.central.board import EventRecord, iso
-from service.central.settings import StationSettings
-from service.central.station import create_central_app
-from service.central.store import central_engine, write_batch
-from service.persistence.db import make_engine, upgrade
+from central.app import create_central_app
+from central.board import EventRecord
+from central.db import upgrade
+from central.settings import StationSettings
+from central.store import central_engine, write_batch
+from service.persistence.db import make_engine
+from service.serialize import iso
 from tests.central.infra import DEFAULT_USERS, Mosquitto, Probe, Tls, free_port, probe
 from tests.support import wait_for
 
@@ -59,7 +61,7 @@ class Central:
 
     @property
     def station(self) -> Any:
-        return self.app.state.runtime
+        return self.app.state.station
 
     def login(self, user: str = "nurse") -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=10)
@@ -570,7 +572,7 @@ def central_alarms(central: Central, client: httpx.Client, bed: str) -> list[str
 def test_a_real_bedside_unit_reports_and_is_acknowledged_from_the_central(
     mosquitto: Mosquitto, postgres: str, run_central: Callable[..., Central], tmp_path: Path
 ) -> None:
-    """End to end with the bedside uplink of service/central/uplink.py: an alarm at the bed,
+    """End to end with the bedside uplink of service/link/uplink.py: an alarm at the bed,
     acknowledged at the central, recorded at the bed as the nurse "@central"."""
     from drivers.readings import PumpCondition, PumpReading, PumpState
     from service.settings import Settings

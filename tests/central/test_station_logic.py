@@ -1,4 +1,4 @@
-"""The central station's pure logic (service/central/board.py, protocol.py, settings.py):
+"""The central station's pure logic (central/board.py, settings.py; service/mqtt_schema.py):
 staleness, escalation, de-duplication, the acknowledgement's life, parsing. Time is a plain
 datetime passed in; nothing sleeps, nothing touches the network or a database."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.central.board import (
+from central.board import (
     AuditRecord,
     BedRecord,
     Board,
@@ -19,10 +19,10 @@ from service.central.board import (
     Outputs,
     ReadingRecord,
     Refused,
-    iso,
 )
-from service.central.protocol import BadMessage, Message, command_topic, parse, subscriptions
-from service.central.settings import load_station_settings
+from central.settings import load_station_settings
+from service.mqtt_schema import BadMessage, Message, command_topic, parse, subscriptions
+from service.serialize import iso
 
 CLINIC = "clinic-a"
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

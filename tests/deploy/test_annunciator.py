@@ -12,11 +12,15 @@ import time
 import wave
 from array import array
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from service import serialize
+from service.alarms import annunciation
 from service.alarms.model import Priority
+from service.live import LiveState
 from service.platform.annunciator import (
     PATTERNS,
     Annunciator,
@@ -119,6 +123,24 @@ def test_synthesised_wav_has_the_pulses_and_the_pitch(priority: Priority) -> Non
     off = goertzel(pulse, rate, f0 * 1.5)
     for k in range(1, 5):
         assert goertzel(pulse, rate, f0 * k) > 50 * off
+
+
+def test_the_local_annunciator_plays_the_annunciation_table_the_tablets_get() -> None:
+    """One table: the bedside's bursts are service.alarms.annunciation's, and the snapshot
+    sends the tablets that same table (tests/web/test_sound.py checks the tablet plays it)."""
+    ann = Annunciator(NullBackend())
+    assert ann.patterns == annunciation.PATTERNS
+    assert set(ann.patterns) == set(Priority)
+    sent = serialize.annunciation_table()
+    for priority, pattern in ann.patterns.items():
+        row = sent[priority.value]
+        assert [tuple(p) for p in row["pulses"]] == list(pattern.pulses)
+        assert row["fundamental_hz"] == pattern.fundamental_hz
+        assert tuple(row["harmonics"]) == pattern.harmonics
+        assert row["rise_fall"] == pattern.rise_fall
+        assert row["burst_interval_s"] == pattern.burst_interval_s
+        assert row["period_s"] == pattern.period
+    assert LiveState("bed-1", []).snapshot(datetime.now(UTC))["annunciation_table"] == sent
 
 
 # -- the decision (time injected) -----------------------------------------------------------

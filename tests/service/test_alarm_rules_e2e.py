@@ -94,7 +94,7 @@ def advance(server: RunningServer, clock: ShiftClock, seconds: float) -> None:
     deadline it computed before the move)."""
     clock.advance(seconds)
     runtime = server.app.state.runtime
-    runtime.loop.call_soon_threadsafe(runtime._alarm_sub.wake)
+    runtime.loop.call_soon_threadsafe(runtime.alarms.wake)
 
 
 def alarm(client: httpx.Client, key: str) -> dict[str, Any] | None:

@@ -144,3 +144,60 @@ def test_head_revision_matches_alembic_and_a_current_database_skips_alembic(
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_0007_takes_the_central_tables_out_of_a_bed_database_and_back(tmp_path: Path) -> None:
+    """The clinic central station has its own chain (central/migrations): 0007 drops the tables
+    0005 made for it in every bed's database; the bed's outbox and its rows stay."""
+    url = f"sqlite:///{tmp_path / 'bed.db'}"
+    upgrade(url, "0006_alarm_limits")
+    engine = make_engine(url)
+    try:
+        assert {"central_beds", "central_events", "central_outbox"} <= tables_of(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO central_outbox (kind, at, payload) "
+                "VALUES ('alarm', '2026-11-22 09:00:00.000000', '{}')"
+            )
+        upgrade(url)
+        tables = tables_of(engine)
+        assert "central_outbox" in tables and not {"central_beds", "central_events"} & tables
+        assert outbox_rows(engine) == 1
+        downgrade(url, "0006_alarm_limits")
+        assert {"central_beds", "central_events", "central_outbox"} <= tables_of(engine)
+        assert outbox_rows(engine) == 1
+        upgrade(url)
+        assert not {"central_beds", "central_events"} & tables_of(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0007_refuses_a_database_holding_central_records(tmp_path: Path) -> None:
+    """A central station's database made by the bed's chain is never stripped by the bed's
+    upgrade: its records stay, and the central adopts it with its own chain."""
+    from service.persistence.db import current_revision
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    upgrade(url, "0006_alarm_limits")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO central_events (bed, seq, kind, at, received_at, payload) "
+                "VALUES ('bed-1', 1, 'alarm', '2026-11-22 09:00:00', '2026-11-22 09:00:00', '{}')"
+            )
+        with pytest.raises(RuntimeError, match="central_events holds 1 row"):
+            upgrade(url)
+        assert current_revision(url) == "0006_alarm_limits"
+        assert {"central_beds", "central_events"} <= tables_of(engine)
+    finally:
+        engine.dispose()
+
+
+def tables_of(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def outbox_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM central_outbox").scalar() or 0)

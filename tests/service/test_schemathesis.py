@@ -111,13 +111,13 @@ class AdminSignIn:
         runtime = self.server.app.state.runtime
 
         async def check() -> str | None:
-            if runtime.sessions.get(self.token, runtime.clock.utcnow()) is not None:
+            if runtime.sign_ins.get(self.token, runtime.clock.utcnow()) is not None:
                 return None
             for name in PINS:  # a case may have disabled one
                 await asyncio.to_thread(runtime.users.set_active, name, True)
             users = await asyncio.to_thread(runtime.users.all)
             admin = next(u for u in users if u.username == "admin")
-            return str(runtime.sessions.create(admin, runtime.clock.utcnow()).token)
+            return str(runtime.sign_ins.create(admin, runtime.clock.utcnow()).token)
 
         fresh = asyncio.run_coroutine_threadsafe(check(), runtime.loop).result(timeout=10)
         if fresh is not None:

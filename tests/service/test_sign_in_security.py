@@ -347,7 +347,7 @@ def test_a_limit_change_survives_a_restart_and_an_unstorable_one_is_refused(
     def full_disk(*args: Any) -> None:
         raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
-    monkeypatch.setattr("service.runtime.save_limits", full_disk)
+    monkeypatch.setattr("service.alarm_runner.save_limits", full_disk)
     refused = nurse.put("/api/v1/alarms/limits", json={"limits": {"hr_medium": 125}})
     assert refused.status_code == 503 and "not saved" in refused.text
     assert nurse.get("/api/v1/alarms/limits").json()["hr_medium"]["value"] == 112

@@ -35,7 +35,7 @@ from service.alarms import (
 )
 from service.alarms.engine import EngineInput
 from service.api.app import create_app
-from service.runtime import SteppedClock
+from service.clock import SteppedClock
 from service.serialize import iso
 from service.settings import Settings
 from tests.support import add_test_users, free_port, run_app, wait_for

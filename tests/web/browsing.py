@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from playwright.sync_api import Page
@@ -25,3 +26,16 @@ def sign_in(page: Page, server: RunningServer, username: str = "sitter") -> str:
         [{"name": "vigil_session", "value": token, "url": server.url, "httpOnly": True}]
     )
     return token
+
+
+def wait_js(page: Page, expression: str, timeout: float = 2000) -> None:
+    """Wait until ``expression`` is true in the page, polling every 20 ms for ``timeout`` ms.
+
+    ``Page.wait_for_function`` cannot poll on these pages: their CSP (``default-src 'self'``)
+    forbids the eval it polls with, so it passes only when the expression is already true.
+    ``Page.evaluate`` is not subject to the page's CSP."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout:.0f} ms: {expression}")
+        page.wait_for_timeout(20)

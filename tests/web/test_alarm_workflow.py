@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support import PINS, RunningServer, RunningSimulator
-from tests.web.browsing import sign_in
+from tests.web.browsing import sign_in, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,8 @@ def test_high_alarm_sitter_pauses_audio_and_a_nurse_acknowledges_with_her_pin(
     expect(page.locator('[data-metric="nibp"] .value')).to_have_text("205/125")
     expect(page.locator('[data-metric="nibp"] .nibp-next')).to_contain_text("next due")
     # The page sounds the HIGH pattern: 10 pulses (decided even while the browser blocks audio).
-    page.wait_for_function(
+    wait_js(
+        page,
         "window.__vigilSound.priority === 'high' && window.__vigilSound.pulses === 10",
         timeout=2000,
     )
@@ -91,7 +92,7 @@ def test_high_alarm_sitter_pauses_audio_and_a_nurse_acknowledges_with_her_pin(
     expect(countdown).to_have_text(re.compile(r"^[12]:\d\d \(up to HIGH\)$"))
     expect(page.locator("#resume-audio")).to_be_visible()
     expect(page.locator("#sound")).to_have_attribute("data-state", "paused")
-    page.wait_for_function("window.__vigilSound.sounding === null", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === null", timeout=2000)
 
     # The nurse walks up and acknowledges at the sitter's tablet with her name and PIN.
     alarm.locator(".ack").click()
@@ -129,7 +130,7 @@ def test_a_second_pause_needs_a_nurse_who_confirms_with_her_pin(
     expect(resume).to_be_visible(timeout=3000)
     resume.click()
     expect(pause).to_be_visible(timeout=3000)
-    page.wait_for_function("window.__vigilSound.sounding === 'high'", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === 'high'", timeout=2000)
 
     # Again: the service refuses, and the tablet asks for a nurse; the alarm keeps sounding.
     pause.click()
@@ -140,7 +141,7 @@ def test_a_second_pause_needs_a_nurse_who_confirms_with_her_pin(
         "this alarm was paused once already: a nurse must confirm"
     )
     expect(pause).to_be_visible()
-    page.wait_for_function("window.__vigilSound.sounding === 'high'", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === 'high'", timeout=2000)
     pin_prompt(page, "sitter", PINS["sitter"])
     expect(page.locator("#pin-error")).to_have_text("sitter is not a nurse")
 
@@ -149,7 +150,7 @@ def test_a_second_pause_needs_a_nurse_who_confirms_with_her_pin(
     expect(prompt).to_be_hidden(timeout=5000)
     expect(page.locator("#audio-countdown")).to_have_text(re.compile(r"^[12]:\d\d \(up to HIGH\)$"))
     expect(page.locator("#sound")).to_have_attribute("data-state", "paused")
-    page.wait_for_function("window.__vigilSound.sounding === null", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === null", timeout=2000)
     expect(page.locator("#user-name")).to_have_text("Sitter")
     audit = [(a["action"], a["user"]) for a in server.login("nurse").get("/api/v1/audit").json()]
     assert ("audio_pause_refused", "sitter") in audit
@@ -205,7 +206,7 @@ def test_nurse_acknowledges_in_one_tap_then_takes_responsibility_or_escalates(
     expect(page.locator("#pin-prompt")).to_be_hidden()
     expect(alarm.locator(".signal")).to_contain_text("acknowledged by nurse")
     expect(ack).to_be_hidden()
-    page.wait_for_function("window.__vigilSound.sounding === null", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === null", timeout=2000)
 
     alarm.locator(".accept").click()
     expect(alarm.locator(".signal")).to_contain_text("responsible: nurse", timeout=5000)
@@ -215,4 +216,4 @@ def test_nurse_acknowledges_in_one_tap_then_takes_responsibility_or_escalates(
     expect(alarm).to_have_attribute("data-escalated", "true", timeout=5000)
     expect(alarm.locator(".signal")).to_contain_text("ESCALATED")
     expect(alarm).to_have_attribute("data-signal", "on")
-    page.wait_for_function("window.__vigilSound.sounding === 'high'", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === 'high'", timeout=2000)

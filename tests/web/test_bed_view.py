@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from simulator.devices.base import Fault
 from simulator.model import PumpModelState
 from tests.support import RunningServer, RunningSimulator
-from tests.web.browsing import PageLog, sign_in
+from tests.web.browsing import PageLog, sign_in, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -138,7 +138,8 @@ def test_low_spo2_is_a_flashing_yellow_medium_alarm_that_sounds_three_pulses(
     expect(alarm).to_have_css("animation-duration", "1.6s")
     # A diamond, not only a colour.
     expect(alarm.locator("svg.icon polygon")).to_have_attribute("points", "12,1 23,12 12,23 1,12")
-    page.wait_for_function(
+    wait_js(
+        page,
         "window.__vigilSound.priority === 'medium' && window.__vigilSound.pulses === 3",
         timeout=2000,
     )

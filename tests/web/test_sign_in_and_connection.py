@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from service.auth.sessions import token_hash
+from service.auth.signins import token_hash
 from service.auth.users import UserStore
 from service.persistence.db import make_engine
 from service.settings import Settings
 from tests.support import RunningServer, RunningSimulator
-from tests.web.browsing import sign_in
+from tests.web.browsing import sign_in, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,8 @@ def test_connection_lost_within_5_s_sounds_and_recovers_by_itself(
     expect(page.locator("#lost")).to_be_visible(timeout=5000)
     expect(page.locator("#connection")).to_have_text("CONNECTION LOST")
     # The page's own technical alarm: the MEDIUM pattern, sounded locally.
-    page.wait_for_function(
+    wait_js(
+        page,
         "window.__vigilSound.reason === 'connection lost' && window.__vigilSound.pulses === 3",
         timeout=2000,
     )
@@ -84,7 +85,7 @@ def test_connection_lost_within_5_s_sounds_and_recovers_by_itself(
     expect(page.locator("#lost")).to_be_hidden(timeout=10_000)
     expect(page.locator("#connection")).to_have_text("Live")
     expect(page.locator('[data-metric="spo2"] .value')).to_have_text("98", timeout=5000)
-    page.wait_for_function("window.__vigilSound.sounding === null", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === null", timeout=2000)
 
 
 def test_socket_refused_after_the_session_ended_shows_sign_in(
@@ -109,4 +110,4 @@ def test_socket_refused_after_the_session_ended_shows_sign_in(
     expect(page.locator("#signin")).to_be_visible(timeout=10_000)
     expect(page.locator("#signin-notice")).to_contain_text(re.compile("NOT showing"))
     expect(page.locator("#lost")).to_be_hidden()
-    page.wait_for_function("window.__vigilSound.sounding === null", timeout=2000)
+    wait_js(page, "window.__vigilSound.sounding === null", timeout=2000)

@@ -1,38 +1,51 @@
 """The audible alarm signals, checked without audio hardware.
 
-The page's own synthesis code (web/js/sound.js) renders a burst into an OfflineAudioContext in
-the real browser; the test measures the samples: pulse count, pulse length, the gaps of the
-HIGH pattern's 3+2 grouping, and the harmonics (IEC 60601-1-8, reference §2).
+The tablet plays the service's annunciation table (service/alarms/annunciation.py), which the
+bedside annunciator plays too. The page's own synthesis code (web/js/sound.js) renders a burst
+of a table row into an OfflineAudioContext in the real browser; the tests measure the samples
+(pulse onsets and lengths, the harmonics: IEC 60601-1-8, reference §2) against the table, check
+that the row the tablet plays for a live HIGH alarm is the one its snapshot brought and the one
+the bedside annunciator synthesises, and that the tablet sounds what the service marks audible.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import wave
+from array import array
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, WebSocket
 
-from tests.support import RunningServer
+from service import serialize
+from service.alarms.model import Priority
+from service.platform.annunciator import Annunciator, NullBackend, synthesise
+from tests.support import RunningServer, RunningSimulator
+from tests.web.browsing import sign_in, wait_js
+from tests.web.test_alarm_workflow import hypertensive_bed
 
 pytestmark = pytest.mark.browser
 
 RATE = 44100
-
-
 WINDOW_S = 0.005
+TABLE = serialize.annunciation_table()
 
 
-def render(page: Page, priority: str) -> dict[str, list[float]]:
-    """Render one burst with the page's code; bring back the peak level of each 5 ms window
-    (for timing) and 100 ms of samples from inside the first pulse (for the spectrum)."""
+def render(page: Page, pattern: dict[str, Any]) -> dict[str, list[float]]:
+    """Render one burst of ``pattern`` (a table row) with the page's code; bring back the peak
+    level of each 5 ms window (for timing) and the samples of the first pulse between its rise
+    and its fall (for the spectrum)."""
+    onset, length = pattern["pulses"][0]
+    edge = length * pattern["rise_fall"] + 0.002
+    steady = [onset + edge, length - 2 * edge]
     rendered: dict[str, list[float]] = page.evaluate(
-        """async ([priority, rate, window]) => {
+        """async ([pattern, rate, window, [from, span]]) => {
             const sound = await import("/js/sound.js");
-            const samples = await sound.renderBurst(priority, rate);
+            const samples = await sound.renderBurst(pattern, rate);
             const n = Math.round(rate * window);
             const peaks = [];
             for (let i = 0; i < samples.length; i += n) {
@@ -42,25 +55,36 @@ def render(page: Page, priority: str) -> dict[str, list[float]]:
                 }
                 peaks.push(peak);
             }
-            const start = Math.round(0.03 * rate);  // past the first pulse's rise
-            return {peaks, pulse: Array.from(samples.slice(start, start + Math.round(0.1 * rate)))};
+            const start = Math.round(from * rate);
+            const end = start + Math.round(span * rate);
+            return {peaks, pulse: Array.from(samples.slice(start, end))};
         }""",
-        [priority, RATE, WINDOW_S],
+        [pattern, RATE, WINDOW_S, steady],
     )
     return rendered
 
 
-def pulses(peaks: list[float]) -> list[tuple[float, float]]:
-    """(start, length) in seconds of each pulse."""
+def pulses(peaks: list[float], threshold: float) -> list[tuple[float, float]]:
+    """(start, length) in seconds of each pulse: windows louder than ``threshold``."""
     found: list[tuple[float, float]] = []
     start = None
     for i, peak in enumerate([*peaks, 0.0]):
-        if peak > 0.05 and start is None:
+        if peak > threshold and start is None:
             start = i
-        elif peak <= 0.05 and start is not None:
+        elif peak <= threshold and start is not None:
             found.append((start * WINDOW_S, (i - start) * WINDOW_S))
             start = None
     return found
+
+
+def wav_pulses(data: bytes) -> list[tuple[float, float]]:
+    """The pulses of a WAV file made by the bedside annunciator, measured the same way."""
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        rate = wav.getframerate()
+        samples = array("h", wav.readframes(wav.getnframes()))
+    win = round(rate * WINDOW_S)
+    peaks = [max(abs(s) for s in samples[i : i + win]) for i in range(0, len(samples), win)]
+    return pulses([p / 32768 for p in peaks], 0.05)
 
 
 def level_db(samples: list[float], freq: float) -> float:
@@ -73,6 +97,15 @@ def level_db(samples: list[float], freq: float) -> float:
     return 10 * math.log10(max(power, 1e-20))
 
 
+def assert_plays(measured: list[tuple[float, float]], row: dict[str, Any]) -> None:
+    """The measured pulses are the row's: same count, onsets and lengths within 10 ms."""
+    expected = row["pulses"]
+    assert len(measured) == len(expected), (measured, expected)
+    for (onset, length), (want_onset, want_length) in zip(measured, expected, strict=True):
+        assert onset == pytest.approx(want_onset, abs=0.011), (measured, expected)
+        assert length == pytest.approx(want_length, abs=0.011), (measured, expected)
+
+
 @pytest.fixture
 def sound_page(page: Page, serve: Callable[..., RunningServer]) -> Page:
     server = serve(devices=[])
@@ -80,62 +113,85 @@ def sound_page(page: Page, serve: Callable[..., RunningServer]) -> Page:
     return page
 
 
-def test_bursts_follow_the_iec_pulse_patterns(sound_page: Page) -> None:
-    high = pulses(render(sound_page, "high")["peaks"])
-    assert len(high) == 10
-    assert all(0.13 <= length <= 0.17 for _, length in high), high
-    gaps = [b[0] - a[0] for a, b in pairwise(high)]
-    # 3 + 2, a longer pause, 3 + 2: start-to-start 250 ms inside a group, longer between.
-    short, long_ = [gaps[i] for i in (0, 1, 3, 5, 6, 8)], [gaps[2], gaps[7]]
-    assert all(abs(g - 0.25) < 0.011 for g in short), gaps
-    assert all(g > 0.4 for g in long_), gaps
-    assert gaps[4] > 0.9, gaps  # between the two halves
-
-    medium = pulses(render(sound_page, "medium")["peaks"])
-    assert len(medium) == 3
-    assert all(0.18 <= length <= 0.22 for _, length in medium), medium
-
-    low = pulses(render(sound_page, "low")["peaks"])
-    assert 1 <= len(low) <= 2
+@pytest.mark.parametrize("priority", ["high", "medium", "low"])
+def test_the_page_plays_each_row_of_the_service_table(sound_page: Page, priority: str) -> None:
+    row = TABLE[priority]
+    assert_plays(pulses(render(sound_page, row)["peaks"], 0.05), row)
 
 
-def test_pulses_have_a_fundamental_and_four_harmonics_within_15_db(sound_page: Page) -> None:
-    patterns: dict[str, Any] = sound_page.evaluate(
-        "async () => (await import('/js/sound.js')).PATTERNS"
-    )
-    for priority in ("high", "medium", "low"):
-        f0 = patterns[priority]["freq"]
-        assert 150 <= f0 <= 1000
-        pulse = render(sound_page, priority)["pulse"]
-        levels = [level_db(pulse, f0 * k) for k in range(1, 6)]
-        harmonics = [f0 * k for k in range(2, 6) if 300 <= f0 * k <= 4000]
-        assert len(harmonics) >= 4
-        assert max(levels) - min(levels) <= 15, (priority, levels)
-        # And not just noise: a frequency between harmonics is far below.
-        assert level_db(pulse, f0 * 1.5) < min(levels) - 10
+@pytest.mark.parametrize("priority", ["high", "medium", "low"])
+def test_pulses_have_the_fundamental_and_four_harmonics_within_15_db(
+    sound_page: Page, priority: str
+) -> None:
+    row = TABLE[priority]
+    f0 = row["fundamental_hz"]
+    assert 150 <= f0 <= 1000
+    pulse = render(sound_page, row)["pulse"]
+    levels = [level_db(pulse, f0 * k) for k in range(1, 6)]
+    assert len([f0 * k for k in range(2, 6) if 300 <= f0 * k <= 4000]) >= 4
+    assert max(levels) - min(levels) <= 15, levels
+    # And not just noise: a frequency between harmonics is far below.
+    assert level_db(pulse, f0 * 1.5) < min(levels) - 10
 
 
-def test_what_to_sound_follows_signal_state_and_audio_pause(sound_page: Page) -> None:
-    now = datetime.now(UTC)
-    later = (now + timedelta(seconds=60)).isoformat()
-    earlier = (now - timedelta(seconds=1)).isoformat()
-    decide = """async ([alarms, audio]) =>
-        (await import('/js/sound.js')).whatToSound(alarms, audio, Date.now()).priority"""
-    high = {"id": "a", "priority": "high", "signal": "on"}
-    medium = {"id": "b", "priority": "medium", "signal": "on"}
-    acked_high = {**high, "signal": "acknowledged"}
-    latched_high = {**high, "signal": "latched"}
-    none: dict[str, Any] = {"paused_until": None, "paused_priority": None}
+def test_the_fallback_before_the_first_snapshot_is_the_service_medium_row(
+    sound_page: Page,
+) -> None:
+    fallback = sound_page.evaluate("async () => (await import('/js/sound.js')).FALLBACK_MEDIUM")
+    assert fallback == TABLE["medium"]
 
-    def sound(alarms: list[dict[str, Any]], audio: dict[str, Any]) -> str | None:
-        result: str | None = sound_page.evaluate(decide, [alarms, audio])
-        return result
 
-    assert sound([medium, high], none) == "high"
-    assert sound([acked_high, medium], none) == "medium"
-    assert sound([latched_high], none) is None
-    # A pause covers alarms up to its priority; a higher one still sounds; an expired pause
-    # covers nothing.
-    assert sound([high, medium], {"paused_until": later, "paused_priority": "medium"}) == "high"
-    assert sound([high, medium], {"paused_until": later, "paused_priority": "high"}) is None
-    assert sound([medium], {"paused_until": earlier, "paused_priority": "high"}) == "medium"
+def test_a_high_alarm_plays_the_snapshot_table_which_the_bedside_annunciator_plays(
+    page: Page,
+    simulated: Callable[..., RunningSimulator],
+    serve: Callable[..., RunningServer],
+) -> None:
+    server = hypertensive_bed(simulated, serve)
+    frames: list[str] = []
+
+    def listen(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", listen)
+    sign_in(page, server, "sitter")
+    page.goto(server.url)
+    wait_js(page, "window.__vigilSound.priority === 'high'", timeout=15_000)
+    played: dict[str, Any] = page.evaluate("window.__vigilSound.pattern")
+
+    snapshot = next(m for m in map(json.loads, frames) if m["type"] == "snapshot")
+    bedside = Annunciator(NullBackend()).patterns[Priority.HIGH]
+    assert played == snapshot["annunciation_table"]["high"]
+    assert played == serialize.annunciation_table({Priority.HIGH: bedside})["high"]
+    # And it sounds the same: the tablet's rendering and the bedside's WAV have the same pulses.
+    tablet = pulses(render(page, played)["peaks"], 0.05)
+    assert_plays(tablet, played)
+    assert_plays(wav_pulses(synthesise(bedside)), played)
+
+
+def test_the_page_sounds_what_the_service_marks_audible(sound_page: Page) -> None:
+    """The page applies no pause or signal rule of its own: `audible` (the service's engine)
+    decides, the highest audible priority sounds."""
+    decide = """async (alarms) => {
+        const s = await import('/js/state.js');
+        s.state.alarms = new Map(alarms.map((a) => [a.key, a]));
+        const said = alarms.filter((a) => 'audible' in a);
+        s.state.audible = new Map(said.map((a) => [a.id, a.audible]));
+        const decision = s.audibleNow();
+        s.state.alarms = new Map();
+        s.state.audible = new Map();
+        return decision;
+    }"""
+
+    def sound(*alarms: dict[str, Any]) -> tuple[str | None, list[str]]:
+        decision: dict[str, Any] = sound_page.evaluate(decide, list(alarms))
+        return decision["priority"], decision["ids"]
+
+    high = {"id": "h", "key": "bp_high", "priority": "high", "signal": "on", "audible": True}
+    medium = {"id": "m", "key": "spo2_low", "priority": "medium", "signal": "on", "audible": True}
+    low = {"id": "l", "key": "rr_low", "priority": "low", "signal": "on", "audible": True}
+    assert sound(medium, high, low) == ("high", ["h"])
+    # An audio pause covering HIGH: the service says so; the page does not look at the pause.
+    assert sound({**high, "audible": False}, medium) == ("medium", ["m"])
+    assert sound({**high, "audible": False}, {**medium, "audible": False}) == (None, [])
+    # Not yet answered for (a new alarm's message carries no `audible`): silent until it is.
+    assert sound({k: v for k, v in high.items() if k != "audible"}) == (None, [])

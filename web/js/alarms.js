@@ -6,11 +6,11 @@
 // Rows are keyed and updated in place: re-creating them on every tick would restart the CSS
 // flashing (and move a button away from a finger about to tap it).
 
-import { ageText, el, parseTime, setText } from "./format.js";
+import { el, setText } from "../shared/dom.js";
+import { PRIORITY_LABEL, ageText, parseTime } from "../shared/format.js";
 import { canActOnAlarms, serverNow, sortedAlarms, state } from "./state.js";
 
 const FLASH_MS = { high: 500, medium: 1600 }; // keep in step with app.css
-const LABEL = { high: "HIGH", medium: "MEDIUM", low: "LOW" };
 const SVG = "http://www.w3.org/2000/svg";
 
 /** An icon whose shape (not only its colour) tells the priority. */
@@ -83,7 +83,7 @@ function update(row, alarm) {
   row.dataset.escalated = String(Boolean(alarm.escalated));
   row.dataset.id = alarm.id || "";
   setText(row.querySelector(".marker"), alarm.marker || "");
-  setText(row.querySelector(".prio"), LABEL[priority] || priority);
+  setText(row.querySelector(".prio"), PRIORITY_LABEL[priority] || priority);
   setText(row.querySelector(".kind"), alarm.kind === "technical" ? "TECHNICAL" : "");
   setText(row.querySelector(".text"), alarm.message);
 

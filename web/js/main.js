@@ -2,16 +2,17 @@
 // Protocol: docs/api.md (REST + /api/v1/live). Plain ES modules, no build step, no request ever
 // leaves the service's origin (uPlot is vendored, fonts are the system's).
 
+import { api, setUnreachableText } from "../shared/api.js";
+import { setText, showToast } from "../shared/dom.js";
+import { PHASES, clockSeconds, countdown, duration, parseTime } from "../shared/format.js";
+import { LiveLink } from "../shared/live.js";
+import { initSignIn, showSignedIn, showSignIn } from "../shared/signin.js";
 import { renderAlarms } from "./alarms.js";
-import { api } from "./api.js";
-import { initAuth, showBed, showSignIn } from "./auth.js";
-import { clockSeconds, countdown, duration, parseTime, setText } from "./format.js";
 import { closePinPrompt, initPinPrompt, openPinPrompt } from "./prompt.js";
 import { renderPumps } from "./pumps.js";
 import { initSessions, renderSessionPanel, resetSessions, sessionChanged } from "./sessions.js";
-import { LiveLink } from "./socket.js";
-import { Annunciator, whatToSound } from "./sound.js";
-import { audioPaused, canActOnAlarms, RANK, serverNow, sortedAlarms, state } from "./state.js";
+import { Annunciator } from "./sound.js";
+import { audibleNow, audioPaused, canActOnAlarms, RANK, serverNow, state } from "./state.js";
 import { HISTORY_MINUTES, Trends } from "./trends.js";
 import { noteCuffTime, renderVitals } from "./vitals.js";
 
@@ -20,9 +21,11 @@ const SESSION_ENDED =
   "Your sign-in has ended: this screen is NOT showing the bed's alarms. Sign in again.";
 const $ = (id) => document.getElementById(id);
 
+setUnreachableText("the Vigil unit cannot be reached");
 const annunciator = new Annunciator();
 const trends = new Trends($("trends"));
 const link = new LiveLink({
+  path: "/api/v1/live",
   onMessage: handle,
   onSignedOut: () => signedOut(SESSION_ENDED),
 });
@@ -54,10 +57,18 @@ function handle(msg) {
     case "alarm":
       if (msg.state === "active") state.alarms.set(msg.key, msg);
       else state.alarms.delete(msg.key);
-      decideSound(); // at once: an acknowledged alarm goes quiet now, a new one sounds now
+      if (typeof msg.audible === "boolean") state.audible.set(msg.id, msg.audible);
+      else refreshAudible(); // ask the service what sounds now (see "sound" below)
+      decideSound();
       break;
     case "action":
       if (msg.audio) state.audio = msg.audio;
+      // A pause, its end or its narrowing changes what sounds: the action says what now does.
+      if (msg.audible && typeof msg.audible === "object") {
+        state.audible = new Map(Object.entries(msg.audible).map(([id, on]) => [id, on === true]));
+      } else {
+        refreshAudible();
+      }
       if (msg.limits) {
         state.limits = msg.limits;
         trends.setLimits(msg.limits);
@@ -86,6 +97,8 @@ function applySnapshot(msg) {
   state.devices = {};
   for (const d of msg.devices || []) state.devices[d.source] = d;
   state.alarms = new Map((msg.alarms || []).map((a) => [a.key, a]));
+  state.audible = new Map((msg.alarms || []).map((a) => [a.id, a.audible === true]));
+  annunciator.setTable(msg.annunciation_table);
   state.pumps = new Map((msg.pumps || []).map((p) => [`${p.source}/${p.channel}`, p]));
   state.conditions = msg.conditions || {};
   state.audio = msg.audio || state.audio;
@@ -122,8 +135,37 @@ async function loadHistory() {
 }
 
 // -- sound --------------------------------------------------------------------------------------
+//
+// The service decides what is audible (its engine: an alarm's signal is on and no audio pause
+// covers it) and says so: each alarm of the snapshot, every `alarm` message and every `action`
+// message (for all shown alarms) carries `audible`, so the page never waits for a request to
+// know what to sound. Only a message without it (an older service) makes the page ask
+// GET /api/v1/alarms. The page decides only what the service cannot know: that this screen has
+// lost its link.
 
 let lost = false;
+let audibleWanted = false; // a refresh was asked for while one was running (or failed)
+let audibleLoading = false;
+
+async function refreshAudible() {
+  audibleWanted = true;
+  if (audibleLoading || !state.user) return;
+  audibleLoading = true;
+  try {
+    while (audibleWanted && state.user) {
+      audibleWanted = false;
+      const alarms = await api("GET", "/api/v1/alarms");
+      if (!state.user) break; // signed out meanwhile
+      state.audible = new Map(alarms.map((a) => [a.id, a.audible === true]));
+      decideSound();
+    }
+  } catch (err) {
+    audibleWanted = true; // asked again on the next tick
+    if (err.status === 401) checkSignedIn();
+  } finally {
+    audibleLoading = false;
+  }
+}
 
 function decideSound() {
   if (!state.user) {
@@ -135,7 +177,7 @@ function decideSound() {
     annunciator.update({ priority: "medium", reason: "connection lost", ids: ["connection"] });
     return;
   }
-  annunciator.update(whatToSound(sortedAlarms(), state.audio, serverNow()));
+  annunciator.update(audibleNow());
 }
 
 function renderSound() {
@@ -174,12 +216,7 @@ function renderSound() {
 // -- actions -----------------------------------------------------------------------------------
 
 function toast(text, kind = "info") {
-  const box = $("toast");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 8000 : 3000);
+  showToast(text, kind, kind === "error" ? 8000 : 3000);
 }
 
 async function act(method, path, body, done) {
@@ -262,6 +299,7 @@ function resetBed() {
   state.infusion = null;
   state.vitals = {};
   state.alarms = new Map();
+  state.audible = new Map();
   state.pumps = new Map();
   state.devices = {};
   state.audio = { paused_until: null, paused_by: null, paused_priority: null };
@@ -269,7 +307,7 @@ function resetBed() {
 
 function startSession(user) {
   state.user = user;
-  showBed(user);
+  showSignedIn(user, "bed");
   link.start();
   keepScreenOn();
   scheduleRender();
@@ -297,6 +335,7 @@ function signedOut(notice = "") {
   link.stop();
   state.user = null;
   lost = false;
+  audibleWanted = false;
   closePinPrompt();
   resetSessions();
   resetBed();
@@ -349,8 +388,6 @@ function scheduleRender() {
 }
 
 // -- infusion session ----------------------------------------------------------------------------
-
-const PHASES = { baseline: "Baseline", infusion: "Infusing", recovery: "Recovery", ended: "Ended" };
 
 function applyInfusion(session) {
   const before = state.infusion;
@@ -438,13 +475,14 @@ function tick() {
   lost = silentMs !== null;
   renderConnection(silentMs);
   if (lost !== wasLost) document.body.dataset.link = lost ? "lost" : "live";
+  if (audibleWanted && !lost) refreshAudible(); // an earlier refresh failed: ask again
   decideSound();
   render();
 }
 
 // -- wiring ------------------------------------------------------------------------------------
 
-initAuth({ onSignedIn: startSession, onSignOut: () => signedOut() });
+initSignIn({ onSignedIn: startSession, onSignOut: () => signedOut() });
 initPinPrompt();
 initSessions({ toast, signedOutCheck: () => checkSignedIn() });
 annunciator.onChange = () => renderSound();

@@ -2,7 +2,7 @@
 // with user name and PIN. The sitter stays signed in; the service records the nurse's name.
 // Errors (wrong PIN, locked, not a nurse) are shown exactly as the service words them.
 
-import { setText } from "./format.js";
+import { setText } from "../shared/dom.js";
 
 const IDLE_CLOSE_MS = 60_000; // a forgotten prompt does not stay over the bed view
 

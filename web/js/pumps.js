@@ -1,6 +1,7 @@
 // The pump panel: what is running into the patient, from the `pump` messages.
 
-import { ageText, duration, el, fmtMl, parseTime, setText } from "./format.js";
+import { el, setText } from "../shared/dom.js";
+import { ageText, duration, fmtMl, parseTime } from "../shared/format.js";
 import { serverNow, state } from "./state.js";
 
 const STALE_AFTER_MS = 30 * 1000;

@@ -7,8 +7,9 @@
 // signed in; the discharge signature always asks for the PIN. The service's answer is shown in
 // its own words; nothing here decides a clinical rule (the service does).
 
-import { api } from "./api.js";
-import { clockTime, el, parseTime, setText } from "./format.js";
+import { api } from "../shared/api.js";
+import { el, setText } from "../shared/dom.js";
+import { PHASES, clockTime, parseTime } from "../shared/format.js";
 import { state } from "./state.js";
 import { Trends } from "./trends.js";
 
@@ -24,7 +25,6 @@ export const NOTE_LABELS = {
   dissociation: "Dissociation",
   other: "Note…",
 };
-const PHASE_LABELS = { baseline: "Baseline", infusion: "Infusing", recovery: "Recovery", ended: "Ended" };
 
 let hooks = null; // {toast(text, kind), signedOutCheck()}
 let details = null; // GET /sessions/current (null: none or not loaded)
@@ -500,7 +500,7 @@ async function openHistory() {
       el("td", "", `${when.toLocaleDateString()} ${clockTime(when.getTime())}`),
       el("td", "", r.patient),
       el("td", "", `${r.dose_mg_per_kg} mg/kg`),
-      el("td", "", PHASE_LABELS[r.phase] || r.phase),
+      el("td", "", PHASES[r.phase] || r.phase),
       el("td", "", r.discharged_by || "—"),
     );
     const cell = el("td");
@@ -526,7 +526,7 @@ async function openSession(id) {
   $("history-list-box").hidden = true;
   $("history-detail").hidden = false;
   $("history-detail").dataset.session = id;
-  setText($("hd-title"), `Session ${d.id} · ${d.patient}${d.patient_name ? ` (${d.patient_name})` : ""} · ${PHASE_LABELS[d.phase] || d.phase}`);
+  setText($("hd-title"), `Session ${d.id} · ${d.patient}${d.patient_name ? ` (${d.patient_name})` : ""} · ${PHASES[d.phase] || d.phase}`);
   const facts = $("hd-facts");
   facts.replaceChildren();
   const s = d.summary;

@@ -1,72 +1,57 @@
-// Audible alarm signals, synthesised with the Web Audio API after IEC 60601-1-8 (reference §2):
-// HIGH 10 pulses (3+2, pause, 3+2), MEDIUM 3 pulses, LOW 2 pulses; a fundamental between
-// 150 and 1000 Hz with four harmonics of similar level, so the sound stays audible and
-// locatable in a noisy room. No audio files: nothing to load, nothing to fetch.
+// Audible alarm signals, synthesised with the Web Audio API. The patterns are not the page's:
+// the service sends its annunciation table in the live snapshot (`annunciation_table`, defined
+// once in service/alarms/annunciation.py after IEC 60601-1-8, reference §2; the bedside unit's
+// own annunciator plays the same table) and this module plays exactly that: each pulse's onset
+// and length, the fundamental and its harmonics, the rise and fall, the repetition period.
+// What to sound is not decided here either: the page passes the priority the service says is
+// audible (main.js), or its own "connection lost" alarm. No audio files: nothing to fetch.
 //
-// Tests cannot hear, so every decision is also published on window.__vigilSound.
-
-import { RANK } from "./state.js";
+// Tests cannot hear, so every burst is also published on window.__vigilSound.
 
 /**
- * Burst patterns. `offsets` are the pulse start times in seconds within one burst; `repeatS` is
- * the time from one burst's start to the next (null: sound once per new alarm).
- * HIGH: pulses of 150 ms every 250 ms, an extra gap after the third (3+2), 1 s between halves.
+ * The MEDIUM row of the service's table, for the page's own "connection lost" alarm before the
+ * first snapshot has brought the table (a tablet that never reached the unit still sounds).
+ * tests/web/test_sound.py checks that it equals the service's MEDIUM row.
  */
-export const PATTERNS = {
-  high: {
-    freq: 660,
-    pulseS: 0.15,
-    offsets: [0, 0.25, 0.5, 1.0, 1.25, 2.25, 2.5, 2.75, 3.25, 3.5],
-    repeatS: 5,
-  },
-  medium: { freq: 520, pulseS: 0.2, offsets: [0, 0.3, 0.6], repeatS: 8 },
-  low: { freq: 440, pulseS: 0.2, offsets: [0, 0.35], repeatS: null },
+export const FALLBACK_MEDIUM = {
+  pulses: [[0.0, 0.2], [0.4, 0.2], [0.8, 0.2]],
+  fundamental_hz: 523.0,
+  harmonics: [1.0, 0.7, 0.5, 0.4, 0.3],
+  rise_fall: 0.15,
+  burst_interval_s: 9.0,
+  period_s: 10.0,
 };
 
-/** Relative amplitudes of harmonics 1..5 (0 to -10.5 dB: all within the 15 dB the standard asks). */
-const HARMONICS = [1, 0.7, 0.5, 0.4, 0.3];
 const LEVEL = 0.35; // peak gain of one pulse; the tablet's volume does the rest
-const RAMP_S = 0.015; // soft edges: no clicks, and the pulse keeps its rise/fall shape
 
-/**
- * What the alarms ask to sound now: the highest priority among shown alarms whose signal is
- * "on" and that the audio pause does not cover. The pause covers alarms of a priority up to
- * audio.paused_priority until audio.paused_until (the service's own rule, engine.audible()).
- */
-export function whatToSound(alarms, audio, nowMs) {
-  const until = audio && audio.paused_until ? Date.parse(audio.paused_until) : NaN;
-  const paused = nowMs < until;
-  const ceiling = paused && audio.paused_priority ? RANK[audio.paused_priority] || 0 : 0;
-  let priority = null;
-  for (const a of alarms) {
-    if (a.signal !== "on" || (RANK[a.priority] || 0) <= ceiling) continue;
-    if (!priority || RANK[a.priority] > RANK[priority]) priority = a.priority;
-  }
-  const ids = alarms
-    .filter((a) => a.signal === "on" && a.priority === priority)
-    .map((a) => a.id || a.key);
-  return { priority, ids, reason: priority ? "alarm" : null };
-}
-
-/** The pulse waveform: the fundamental and four harmonics (sine terms of a PeriodicWave). */
-function harmonicWave(ctx) {
-  const imag = new Float32Array([0, ...HARMONICS]);
+/** The pulse waveform: the fundamental and its harmonics (sine terms of a PeriodicWave). */
+function harmonicWave(ctx, harmonics) {
+  const imag = new Float32Array([0, ...harmonics]);
   return ctx.createPeriodicWave(new Float32Array(imag.length), imag);
 }
 
-/** Schedule one burst of `pattern` from time `t0` into `destination`; returns the oscillators. */
-function schedulePattern(ctx, destination, wave, pattern, t0) {
+/** Seconds from a burst's start to the end of its last pulse. */
+function burstLength(pattern) {
+  const [onset, length] = pattern.pulses[pattern.pulses.length - 1];
+  return onset + length;
+}
+
+/** Schedule one burst of `pattern` (a row of the table) from time `t0` into `destination`;
+ * returns the oscillators. */
+function schedulePattern(ctx, destination, pattern, t0) {
+  const wave = harmonicWave(ctx, pattern.harmonics);
   const nodes = [];
-  for (const offset of pattern.offsets) {
-    const start = t0 + offset;
-    const end = start + pattern.pulseS;
+  for (const [onset, length] of pattern.pulses) {
+    const start = t0 + onset;
+    const end = start + length;
+    const ramp = Math.max(length * pattern.rise_fall, 0.001); // soft edges, no clicks
     const osc = ctx.createOscillator();
     osc.setPeriodicWave(wave);
-    osc.frequency.value = pattern.freq;
+    osc.frequency.value = pattern.fundamental_hz;
     const gain = ctx.createGain();
     gain.gain.setValueAtTime(0, start);
-    gain.gain.linearRampToValueAtTime(LEVEL, start + RAMP_S);
-    gain.gain.setValueAtTime(LEVEL, end - RAMP_S);
+    gain.gain.linearRampToValueAtTime(LEVEL, start + ramp);
+    gain.gain.setValueAtTime(LEVEL, end - ramp);
     gain.gain.linearRampToValueAtTime(0, end);
     osc.connect(gain).connect(destination);
     osc.start(start);
@@ -77,14 +62,13 @@ function schedulePattern(ctx, destination, wave, pattern, t0) {
 }
 
 /**
- * Render one burst offline (no audio device needed): the samples the tablet would play.
- * Used by the browser tests to check pulse counts, lengths and harmonics.
+ * Render one burst of `pattern` (a row of the table) offline (no audio device needed): the
+ * samples the tablet would play. Used by the browser tests to check pulses and harmonics.
  */
-export async function renderBurst(priority, sampleRate = 44100) {
-  const pattern = PATTERNS[priority];
-  const seconds = pattern.offsets[pattern.offsets.length - 1] + pattern.pulseS + 0.1;
+export async function renderBurst(pattern, sampleRate = 44100) {
+  const seconds = burstLength(pattern) + 0.1;
   const ctx = new OfflineAudioContext(1, Math.ceil(seconds * sampleRate), sampleRate);
-  schedulePattern(ctx, ctx.destination, harmonicWave(ctx), pattern, 0);
+  schedulePattern(ctx, ctx.destination, pattern, 0);
   const buffer = await ctx.startRendering();
   return buffer.getChannelData(0);
 }
@@ -93,10 +77,10 @@ export class Annunciator {
   constructor() {
     this.ctx = null;
     this.master = null;
-    this.wave = null;
+    this.table = null; // the service's annunciation table, from the last snapshot
     this.current = null; // {priority, reason} of what is sounding now
     this.lastBurstAt = 0;
-    this.announced = new Set(); // LOW alarms already sounded once
+    this.announced = new Set(); // alarms of a once-only pattern (LOW) already sounded
     this.nodes = [];
     this.onChange = () => {};
     this.bursts = 0;
@@ -109,7 +93,6 @@ export class Annunciator {
       this.master = this.ctx.createGain();
       this.master.gain.value = 1;
       this.master.connect(this.ctx.destination);
-      this.wave = harmonicWave(this.ctx);
       // The browser may start the context suspended (autoplay policy) or suspend it later.
       this.ctx.addEventListener("statechange", () => this.onChange());
     } catch {
@@ -121,6 +104,17 @@ export class Annunciator {
   get status() {
     if (!this.ctx) return "unsupported";
     return this.ctx.state === "running" ? "on" : "blocked";
+  }
+
+  /** The service's table (snapshot `annunciation_table`); kept across reconnections. */
+  setTable(table) {
+    if (table && typeof table === "object") this.table = table;
+  }
+
+  /** The row to play for `priority`: the service's; before any snapshot, the MEDIUM fallback
+   * (only the page's own "connection lost" alarm can sound then). */
+  patternFor(priority) {
+    return (this.table && this.table[priority]) || FALLBACK_MEDIUM;
   }
 
   /** Must run inside a user gesture (a tap): the only way past the browser's autoplay block. */
@@ -135,9 +129,10 @@ export class Annunciator {
   }
 
   /**
-   * Called on every tick and after every alarm change with the decision of whatToSound() (or
-   * the local "connection lost" alarm). Starts a burst when the priority changes, repeats it at
-   * the pattern's interval, sounds LOW once per new alarm, and stops at once when nothing is due.
+   * Called on every tick and after every change with `{priority, ids, reason}`: what the
+   * service says is audible now (or the local "connection lost" alarm). Starts a burst when the
+   * priority changes, repeats it every `period_s` of its row, sounds a once-only row (no
+   * period: LOW) once per new alarm, and stops at once when nothing is due.
    */
   update(decision, nowMs = Date.now()) {
     const { priority, reason } = decision;
@@ -148,12 +143,13 @@ export class Annunciator {
       this.announced.clear();
       return;
     }
-    const pattern = PATTERNS[priority];
+    const pattern = this.patternFor(priority);
+    const periodS = pattern.period_s;
     const changed =
       !this.current || this.current.priority !== priority || this.current.reason !== reason;
     let due = changed;
-    if (!due && pattern.repeatS) due = nowMs - this.lastBurstAt >= pattern.repeatS * 1000;
-    if (!pattern.repeatS) {
+    if (!due && periodS) due = nowMs - this.lastBurstAt >= periodS * 1000;
+    if (!periodS) {
       const ids = decision.ids || [];
       const fresh = ids.some((id) => !this.announced.has(id));
       this.announced = new Set(ids);
@@ -163,17 +159,16 @@ export class Annunciator {
     if (changed) this.silence(); // a new priority replaces the old pattern at once
     this.current = { priority, reason };
     this.lastBurstAt = nowMs;
-    this.burst(priority, reason, nowMs);
+    this.burst(priority, pattern, reason, nowMs);
   }
 
-  burst(priority, reason, nowMs) {
-    const pattern = PATTERNS[priority];
+  burst(priority, pattern, reason, nowMs) {
     const audible = this.status === "on";
     this.bursts += 1;
     window.__vigilSound = {
       priority,
-      pattern: priority,
-      pulses: pattern.offsets.length,
+      pattern, // the table row played
+      pulses: pattern.pulses.length,
       playedAt: nowMs,
       reason,
       audible,
@@ -182,7 +177,7 @@ export class Annunciator {
     };
     // A suspended context would queue the pulses and play them all at once when enabled.
     if (!audible) return;
-    const nodes = schedulePattern(this.ctx, this.master, this.wave, pattern, this.ctx.currentTime + 0.02);
+    const nodes = schedulePattern(this.ctx, this.master, pattern, this.ctx.currentTime + 0.02);
     for (const osc of nodes) {
       osc.addEventListener("ended", () => {
         this.nodes = this.nodes.filter((n) => n !== osc);

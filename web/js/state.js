@@ -9,6 +9,7 @@ export const state = {
   vitals: {},               // metric -> latest vital reading
   devices: {},              // source -> {source, driver, availability, detail, ...}
   alarms: new Map(),        // key -> shown alarm (state "active")
+  audible: new Map(),       // alarm id -> the service's `audible` (engine.audible), latest answer
   pumps: new Map(),         // "source/channel" -> latest pump message
   conditions: {},           // source -> {active: [...], at}
   audio: { paused_until: null, paused_by: null, paused_priority: null },
@@ -44,4 +45,16 @@ export function sortedAlarms() {
       waiting(a) - waiting(b) ||
       String(a.started_at).localeCompare(String(b.started_at)),
   );
+}
+
+/**
+ * What the service says must sound now: the shown alarms it marks `audible` (its engine decides:
+ * signal on, not covered by an audio pause), the highest priority among them (the service's own
+ * `annunciation`) and their ids. The page applies no rule of its own here.
+ */
+export function audibleNow() {
+  const loud = sortedAlarms().filter((a) => state.audible.get(a.id) === true);
+  const priority = loud.length ? loud[0].priority : null;
+  const ids = loud.filter((a) => a.priority === priority).map((a) => a.id);
+  return { priority, ids, reason: priority ? "alarm" : null };
 }

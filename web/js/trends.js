@@ -3,21 +3,13 @@
 // The alarm limits are drawn as horizontal lines so a sitter sees how close a value runs to
 // a limit; the patient's baseline (snapshot key `baseline`, when the service sends it) too.
 
-import { clockTime } from "./format.js";
-
-const uPlot = window.uPlot; // the vendored IIFE build defines the global
+import { Chart, COLOURS, SERIES, Y_RANGE, bpColumns, finite, hrMetric, withGaps } from "../shared/chart.js";
 
 export const HISTORY_MINUTES = 240;
 const WINDOW_S = HISTORY_MINUTES * 60;
 const MIN_SPAN_S = 30 * 60; // early in a session, show 30 min rather than stretch 2 points
-const GAP_S = 15; // a continuous metric silent this long is drawn with a gap, not a bridge
 const REDRAW_MS = 2000; // live points are batched: 1 Hz SpO2 does not need 1 Hz redraws
 const TRACKED = ["hr", "pulse_rate", "spo2", "nibp_sys", "nibp_dia"];
-
-const COLOURS = {
-  axis: "#8a96a3", grid: "#26313d", sys: "#f4f7fa", dia: "#9fb3c8", hr: "#2fbf71",
-  spo2: "#19c3d6", medium: "#f2c200", high: "#ff4d47", baseline: "#8a96a3",
-};
 
 /** Limit lines per chart: [limit name, label, colour, dash]. */
 const LIMIT_LINES = {
@@ -36,86 +28,40 @@ const LIMIT_LINES = {
   ],
 };
 
-function finite(v) {
-  return typeof v === "number" && Number.isFinite(v);
+/** A trend chart with horizontal lines (limits, baseline) drawn under the data. */
+function lineChart(figure, name, lines) {
+  const lineValues = () => lines().map((l) => l.value).filter(finite);
+  return new Chart(figure, {
+    series: SERIES[name],
+    yRange: (min, max) => Y_RANGE[name](min, max, lineValues()),
+    ticks: false,
+    // Drawn after the grid and before the data, so values stay on top of the lines.
+    hooks: { drawAxes: [(u) => drawLines(u, lines())] },
+  });
 }
 
-class Chart {
-  constructor(box, { series, yRange, lines }) {
-    this.box = box;
-    this.plotBox = box.querySelector(".chart-plot");
-    this.lines = lines; // () => [{value, label, colour, dash}]
-    this.yRange = yRange; // (dataMin, dataMax, lineValues) => [lo, hi]
-    this.xRange = [0, 1];
-    const opts = {
-      width: Math.max(100, this.plotBox.clientWidth),
-      height: Math.max(80, this.plotBox.clientHeight),
-      legend: { show: false },
-      cursor: { show: false }, // a touch tablet: no hover read-out to get stuck on screen
-      scales: {
-        x: { time: true, range: () => this.xRange },
-        y: { range: (u, min, max) => this.range(min, max) },
-      },
-      axes: [
-        {
-          stroke: COLOURS.axis,
-          grid: { stroke: COLOURS.grid, width: 1 },
-          ticks: { show: false },
-          size: 28,
-          // Wall-clock hours and minutes only: the date line uPlot adds costs a third of the height.
-          values: (u, splits) => splits.map((s) => clockTime(s * 1000)),
-        },
-        { stroke: COLOURS.axis, grid: { stroke: COLOURS.grid, width: 1 }, ticks: { show: false }, size: 36 },
-      ],
-      series: [{}, ...series],
-      // Drawn after the grid and before the data, so values stay on top of the lines.
-      hooks: { drawAxes: [(u) => this.drawLines(u)] },
-    };
-    this.plot = new uPlot(opts, [[], ...series.map(() => [])], this.plotBox);
-    new ResizeObserver(() => this.resize()).observe(this.plotBox);
+function drawLines(u, lines) {
+  const ctx = u.ctx;
+  const px = window.uPlot.pxRatio || 1;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.lineWidth = 1.5 * px;
+  ctx.font = `${Math.round(11 * px)}px system-ui, sans-serif`;
+  ctx.textAlign = "left";
+  for (const line of lines) {
+    if (!finite(line.value)) continue;
+    const y = Math.round(u.valToPos(line.value, "y", true)) + 0.5;
+    if (y < top || y > top + height) continue;
+    ctx.strokeStyle = line.colour;
+    ctx.fillStyle = line.colour;
+    ctx.setLineDash(line.dash.map((d) => d * px));
+    ctx.beginPath();
+    ctx.moveTo(left, y);
+    ctx.lineTo(left + width, y);
+    ctx.stroke();
+    ctx.fillText(`${line.label} ${line.value}`.trim(), left + 4 * px, y - 3 * px);
   }
-
-  range(min, max) {
-    const values = this.lines().map((l) => l.value).filter(finite);
-    return this.yRange(finite(min) ? min : null, finite(max) ? max : null, values);
-  }
-
-  resize() {
-    const w = this.plotBox.clientWidth;
-    const h = this.plotBox.clientHeight;
-    if (w > 0 && h > 0) this.plot.setSize({ width: w, height: h });
-  }
-
-  set(data, xRange, points) {
-    this.xRange = xRange;
-    this.plot.setData(data, true);
-    // For tests and for the eye: how many values the chart holds.
-    this.box.dataset.points = String(points);
-  }
-
-  drawLines(u) {
-    const ctx = u.ctx;
-    const px = uPlot.pxRatio || 1;
-    const { left, top, width, height } = u.bbox;
-    ctx.save();
-    ctx.lineWidth = 1.5 * px;
-    ctx.font = `${Math.round(11 * px)}px system-ui, sans-serif`;
-    ctx.textAlign = "left";
-    for (const line of this.lines()) {
-      if (!finite(line.value)) continue;
-      const y = Math.round(u.valToPos(line.value, "y", true)) + 0.5;
-      if (y < top || y > top + height) continue;
-      ctx.strokeStyle = line.colour;
-      ctx.fillStyle = line.colour;
-      ctx.setLineDash(line.dash.map((d) => d * px));
-      ctx.beginPath();
-      ctx.moveTo(left, y);
-      ctx.lineTo(left + width, y);
-      ctx.stroke();
-      ctx.fillText(`${line.label} ${line.value}`.trim(), left + 4 * px, y - 3 * px);
-    }
-    ctx.restore();
-  }
+  ctx.restore();
 }
 
 export class Trends {
@@ -137,31 +83,11 @@ export class Trends {
       }));
       return out.concat(this.baselineLines(name));
     };
+    const figure = (name) => root.querySelector(`[data-chart="${name}"]`);
     this.charts = {
-      bp: new Chart(root.querySelector('[data-chart="bp"]'), {
-        series: [
-          { label: "SYS", stroke: COLOURS.sys, width: 2, spanGaps: true, points: { show: true, size: 7, fill: COLOURS.sys } },
-          { label: "DIA", stroke: COLOURS.dia, width: 2, spanGaps: true, points: { show: true, size: 7, fill: COLOURS.dia } },
-        ],
-        yRange: (min, max, lines) => [
-          Math.min(40, min ?? 40, ...lines) - 5,
-          Math.max(200, max ?? 0, ...lines) + 10,
-        ],
-        lines: limitLines("bp"),
-      }),
-      hr: new Chart(root.querySelector('[data-chart="hr"]'), {
-        series: [{ label: "HR", stroke: COLOURS.hr, width: 2 }],
-        yRange: (min, max, lines) => [
-          Math.min(40, min ?? 40, ...lines) - 5,
-          Math.max(160, max ?? 0, ...lines) + 10,
-        ],
-        lines: limitLines("hr"),
-      }),
-      spo2: new Chart(root.querySelector('[data-chart="spo2"]'), {
-        series: [{ label: "SpO2", stroke: COLOURS.spo2, width: 2 }],
-        yRange: (min, _max, lines) => [Math.max(0, Math.min(80, min ?? 80, ...lines) - 2), 101],
-        lines: limitLines("spo2"),
-      }),
+      bp: lineChart(figure("bp"), "bp", limitLines("bp")),
+      hr: lineChart(figure("hr"), "hr", limitLines("hr")),
+      spo2: lineChart(figure("spo2"), "spo2", limitLines("spo2")),
     };
     if (live) setInterval(() => this.flush(), REDRAW_MS);
   }
@@ -247,41 +173,16 @@ export class Trends {
       xRange = this.window;
     }
 
-    // BP: systolic and diastolic share the cuff's measurement time.
-    const dia = new Map(this.data.nibp_dia.map(([t, v]) => [t, v]));
-    const sys = this.data.nibp_sys;
-    this.charts.bp.set(
-      [sys.map(([t]) => t), sys.map(([, v]) => v), sys.map(([t]) => dia.get(t) ?? null)],
-      xRange,
-      sys.filter(([, v]) => finite(v)).length,
-    );
+    this.charts.bp.set(bpColumns(this.data.nibp_sys, this.data.nibp_dia), xRange);
 
     // HR from the ECG when there is any, else the oximeter's pulse rate (as the alarm rule does).
-    this.hrMetric = this.data.hr.some(([, v]) => finite(v)) ? "hr" : "pulse_rate";
+    this.hrMetric = hrMetric(this.data.hr);
     const hr = withGaps(this.data[this.hrMetric]);
     this.charts.hr.box.dataset.metric = this.hrMetric;
     this.charts.hr.box.querySelector(".chart-title").textContent =
       this.hrMetric === "hr" ? "HR /min" : "Pulse /min";
-    this.charts.hr.set(hr, xRange, hr[1].filter(finite).length);
+    this.charts.hr.set(hr, xRange);
 
-    const spo2 = withGaps(this.data.spo2);
-    this.charts.spo2.set(spo2, xRange, spo2[1].filter(finite).length);
+    this.charts.spo2.set(withGaps(this.data.spo2), xRange);
   }
-}
-
-/** uPlot columns [xs, ys] with a null inserted where a continuous metric went silent. */
-function withGaps(points) {
-  const xs = [];
-  const ys = [];
-  let prev = null;
-  for (const [t, v] of points) {
-    if (prev !== null && t - prev > GAP_S) {
-      xs.push(prev + 1);
-      ys.push(null);
-    }
-    xs.push(t);
-    ys.push(v);
-    prev = t;
-  }
-  return [xs, ys];
 }

@@ -1,7 +1,8 @@
 // The numerics: one tile per metric, greyed with its age when it is not fresh, so an old number
 // is never mistaken for the patient's present state.
 
-import { ageText, clockTime, fmtValue, parseTime, setText } from "./format.js";
+import { setText } from "../shared/dom.js";
+import { ageText, clockTime, fmtValue, parseTime } from "../shared/format.js";
 import { serverNow, state } from "./state.js";
 
 // A value older than this is shown as stale even if its device still looks connected.

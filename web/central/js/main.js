@@ -2,11 +2,15 @@
 // the station's own faults, the bed drill-down (/#bed=<name>), and CONNECTION LOST when the
 // socket has been silent for 5 s.
 
-import { api } from "./api.js";
+import { api, setUnreachableText } from "/shared/api.js";
+import { byId as $, setText, showToast } from "/shared/dom.js";
+import { clockTime, sinceText } from "/shared/format.js";
+import { LiveLink } from "/shared/live.js";
+import { initSignIn, showSignedIn, showSignIn as showSignInScreen } from "/shared/signin.js";
 import { Detail } from "./detail.js";
-import { clockTime, setText, sinceText } from "./format.js";
-import { LiveLink } from "./live.js";
 import { renderTile } from "./tiles.js";
+
+setUnreachableText("the central station cannot be reached");
 
 const state = {
   user: null,
@@ -14,10 +18,6 @@ const state = {
   station: null,
   offsetMs: 0, // server time - local time
 };
-
-function $(id) {
-  return document.getElementById(id);
-}
 
 function serverNow() {
   return Date.now() + state.offsetMs;
@@ -28,16 +28,8 @@ function syncClock(serverTime) {
   if (Number.isFinite(t)) state.offsetMs = t - Date.now();
 }
 
-let toastTimer = null;
 function toast(text, kind = "info") {
-  const box = $("toast");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => {
-    box.hidden = true;
-  }, 6000);
+  showToast(text, kind, 6000);
 }
 
 async function acknowledge(bed, alarmId, button) {
@@ -167,7 +159,11 @@ function onMessage(message) {
   }
 }
 
-const link = new LiveLink({ onMessage, onSignedOut: () => showSignIn("Your sign-in has ended. Please sign in again.") });
+const link = new LiveLink({
+  path: "/api/v1/central/live",
+  onMessage,
+  onSignedOut: () => showSignIn("Your sign-in has ended. Please sign in again."),
+});
 
 function tick() {
   const silent = link.tick();
@@ -191,58 +187,19 @@ setInterval(() => {
 function showSignIn(notice = "") {
   state.user = null;
   link.stop();
-  document.body.dataset.view = "signin";
-  $("app").hidden = true;
   $("lost").hidden = true;
-  $("signin").hidden = false;
-  setText($("signin-notice"), notice);
-  $("signin-notice").hidden = !notice;
-  $("signin-pin").value = "";
-  $("signin-user").focus();
+  showSignInScreen(notice);
 }
 
 function showOverview(user) {
   state.user = user;
   ctx.canAck = user.role === "nurse" || user.role === "admin";
-  document.body.dataset.view = "overview";
-  $("signin").hidden = true;
-  $("app").hidden = false;
-  setText($("signin-error"), "");
-  setText($("user-name"), user.display_name || user.username);
-  setText($("user-role"), user.role);
+  showSignedIn(user, "overview");
   link.start();
   route();
 }
 
-$("signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const username = $("signin-user").value.trim();
-  const pin = $("signin-pin").value;
-  if (!username || !pin) {
-    setText($("signin-error"), "Enter your user name and PIN.");
-    return;
-  }
-  $("signin-submit").disabled = true;
-  try {
-    const user = await api("POST", "/api/v1/auth/login", { username, pin });
-    $("signin-pin").value = "";
-    showOverview(user);
-  } catch (err) {
-    setText($("signin-error"), err.detail);
-    $("signin-pin").value = "";
-  } finally {
-    $("signin-submit").disabled = false;
-  }
-});
-
-$("sign-out").addEventListener("click", async () => {
-  try {
-    await api("POST", "/api/v1/auth/logout");
-  } catch {
-    /* signed out here all the same */
-  }
-  showSignIn();
-});
+initSignIn({ onSignedIn: showOverview, onSignOut: () => showSignIn() });
 
 $("detail-back").addEventListener("click", () => {
   location.hash = "";

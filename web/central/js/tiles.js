@@ -1,10 +1,12 @@
 // One tile per bed on the overview. Tiles and their parts are created once and updated in
 // place: re-creating them would restart the alarm flashing and move a button under a finger.
 
-import { MARKER, PHASES, PRIORITY_LABEL, clockTime, duration, el, fmtValue, parseTime, setData, setText } from "./format.js";
+import { el, setData, setText } from "/shared/dom.js";
+import { MARKER, PHASES, PRIORITY_LABEL, clockTime, duration, fmtValue, parseTime } from "/shared/format.js";
 
 const FRESH_MS = 30_000; // HR/SpO2 older than this are shown grey
 const UNACKNOWLEDGED = new Set(["on", "latched"]);
+const DURATION = { whole: Math.floor, none: "--" }; // elapsed: whole minutes passed
 
 function part(tile, cls) {
   return tile.querySelector(`.${cls}`);
@@ -166,9 +168,9 @@ export function renderTile(container, bed, ctx) {
     const started = parseTime(s.started_at);
     const ended = parseTime(s.infusion_ended_at);
     const end = Number.isNaN(ended) ? now : ended;
-    const elapsed = Number.isNaN(started) ? "--" : duration((end - started) / 1000);
+    const elapsed = Number.isNaN(started) ? "--" : duration((end - started) / 1000, DURATION);
     setText(part(infusion, "phase"), PHASES[s.phase] || s.phase);
-    setText(part(infusion, "times"), `${elapsed} / ${duration(s.duration_min * 60)} planned`);
+    setText(part(infusion, "times"), `${elapsed} / ${duration(s.duration_min * 60, DURATION)} planned`);
   }
   return tile;
 }
