@@ -1,4 +1,4 @@
-"""Vigil device drivers: sans-I/O codecs, serial transports and device sessions.
+"""Vigil device drivers: sans-I/O codecs, device handlers, serial transports and device links.
 
 This package knows nothing of the service that uses it (see docs/architecture.md).
 """

@@ -12,32 +12,32 @@ from dataclasses import dataclass
 from typing import cast
 
 from drivers.errors import DriverUsageError
-from drivers.sessions.base import Handler
+from drivers.handlers.base import Handler
 
 #: name -> (module, class, one-line description)
 DRIVERS: dict[str, tuple[str, str, str]] = {
     "masimo-ascii": (
-        "drivers.sessions.masimo_ascii",
+        "drivers.handlers.masimo_ascii",
         "MasimoAsciiHandler",
         "Masimo Radical-7 / Rad-8 / Rad-97 pulse oximeter, serial ASCII 1 (9600 8N1)",
     ),
     "ge-dri": (
-        "drivers.sessions.ge_dri",
+        "drivers.handlers.ge_dri",
         "GeDriHandler",
         "GE CARESCAPE / Datex-Ohmeda S/5 monitor, DRI computer interface (19200 8E1 RTS/CTS)",
     ),
     "bbraun-bcc": (
-        "drivers.sessions.bbraun_bcc",
+        "drivers.handlers.bbraun_bcc",
         "BbraunBccHandler",
         "B. Braun Space rack (SpaceCom) pumps, BCC read-only (9600 8N1 or socket://host:4001)",
     ),
     "alaris-asena": (
-        "drivers.sessions.alaris_asena",
+        "drivers.handlers.alaris_asena",
         "AlarisAsenaHandler",
         "Alaris / CareFusion Asena GH/CC/GS syringe pump, ASENA read-only (38400 8N1)",
     ),
     "philips-intellivue": (
-        "drivers.sessions.philips_intellivue",
+        "drivers.handlers.philips_intellivue",
         "PhilipsIntellivueHandler",
         "Philips IntelliVue MP/MX monitor, Data Export over MIB/RS232 (115200 8N1)",
     ),

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from drivers.clock import Clock, SystemClock
+from drivers.device_link import DeviceLink as DeviceSession
 from drivers.registry import handler_factory
-from drivers.sessions.base import DeviceSession
 from service.alarm_runner import AlarmRunner
 from service.alarms.engine import AlarmEngine
 from service.alarms.limits import Limits

@@ -1,6 +1,6 @@
 """An emulated device and a real driver over a pseudo-terminal, in one event loop.
 
-The driver runs as in production (``DeviceSession``, pyserial with its real line settings, the
+The driver runs as in production (``DeviceLink``, pyserial with its real line settings, the
 system clock); the emulator plays the device side as the simulator's runner would: every tick it
 reads what the driver wrote and writes what the device sends. Tests subclass ``PtyRig`` for a
 device's specifics and wait with ``until`` (a deadline, never a sleep that hopes).
@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from drivers.clock import SystemClock
+from drivers.device_link import DeviceLink
+from drivers.handlers.base import Handler
+from drivers.link_monitor import LinkTimings
 from drivers.readings import (
     Availability,
     AvailabilityChange,
@@ -24,8 +27,6 @@ from drivers.readings import (
     Reading,
     VitalReading,
 )
-from drivers.sessions.base import DeviceSession, Handler
-from drivers.sessions.link import LinkTimings
 from simulator.devices.base import Emulator, Fault
 from simulator.model import PumpModelState, Vitals
 from simulator.pty_link import PtyLink
@@ -52,7 +53,7 @@ class PtyRig:
         self.pump = PumpModelState()
         self.silent = False  # a line-level fault: connected but sending nothing
         self.readings: list[Reading] = []
-        self.session = DeviceSession(
+        self.session = DeviceLink(
             "monitor",
             handler,
             self.link.path,

@@ -46,15 +46,15 @@ RULES: list[tuple[str, set[str], set[str]]] = [
     (
         "drivers/transports",
         STDLIB | {"serial", "drivers.transports", "drivers.errors"},
-        {"drivers.codecs", "drivers.sessions"},
+        {"drivers.codecs", "drivers.handlers"},
     ),
-    ("drivers/sessions", STDLIB | {"drivers"}, {"service", "simulator", "fastapi", "sqlalchemy"}),
+    ("drivers/handlers", STDLIB | {"drivers"}, {"service", "simulator", "fastapi", "sqlalchemy"}),
     ("drivers", STDLIB | {"drivers", "serial"}, {"service", "simulator", "fastapi", "sqlalchemy"}),
     # Emulators never borrow the driver's encoder or decoder: only the readings vocabulary.
     (
         "simulator",
         STDLIB | {"simulator", "drivers.readings"},
-        {"drivers.codecs", "drivers.sessions", "drivers.transports", "service"},
+        {"drivers.codecs", "drivers.handlers", "drivers.transports", "service"},
     ),
     # The pure alarm engine: no I/O, no clock.
     (
@@ -110,7 +110,7 @@ RULES: list[tuple[str, set[str], set[str]]] = [
             "service.bus",
             "service.live",
             "drivers.codecs",
-            "drivers.sessions",
+            "drivers.handlers",
             "drivers.transports",
             "simulator",
         },

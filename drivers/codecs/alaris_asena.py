@@ -12,7 +12,7 @@ A frame, in both directions::
     !  <message>  |  <CRC>  CR
 
 * the CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0) over the
-  message text, written as 4 upper-case hexadecimal digits;
+  message text, written as 4 upper-case hexadecimal digits (``binascii.crc_hqx`` from 0xFFFF);
 * message fields are separated by ``^``; a reply repeats the command as its first field;
 * ESC (0x1B) abandons the frame in progress (infupy).
 
@@ -29,12 +29,14 @@ docs/protocols/alaris-asena.md.
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from drivers.codecs.base import FrameRejected, preview
+from drivers.codecs.framebuffer import FrameBuffer
 from drivers.errors import DriverUsageError, ProtocolError
 
 START = 0x21  # "!"
@@ -71,25 +73,13 @@ PRESSURE_RANGE = (-1000.0, 2000.0)
 TIME_OVER_24H = "24+"
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, xorout 0 (table-driven)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ byte]
-    return crc
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, xorout 0.
+
+    That is exactly ``binascii.crc_hqx`` (the XMODEM/BinHex CRC: poly 0x1021, MSB first, no
+    final XOR) started at 0xFFFF; it gives the check value 0x29B1 and every golden frame above.
+    """
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 # --- events --------------------------------------------------------------------------------
@@ -154,15 +144,9 @@ class ProtocolVersion:
     version: str
 
 
-AsenaEvent = (
-    InfStatus
-    | VtbiStatus
-    | AlarmStatus
-    | SerialNumber
-    | ProtocolVersion
-    | AsenaReply
-    | FrameRejected
-)
+#: A well-formed frame, decoded.
+AsenaMessage = InfStatus | VtbiStatus | AlarmStatus | SerialNumber | ProtocolVersion | AsenaReply
+AsenaEvent = AsenaMessage | FrameRejected
 
 
 # --- encoders -------------------------------------------------------------------------------
@@ -321,61 +305,55 @@ class AlarisAsenaCodec:
     """Streaming decoder: feed bytes in any chunking, read ``AsenaEvent`` objects."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        # Past MAX_FRAME unconsumed: rejected and dropped; what follows is parsed afresh.
+        self._buffer = FrameBuffer(MAX_FRAME, hunt=False)
         self._events: deque[AsenaEvent] = deque()
 
     def receive(self, data: bytes) -> None:
-        self._buffer += data
-        self._scan()
-
-    def events(self) -> Iterator[AsenaEvent]:
-        while self._events:
-            yield self._events.popleft()
-
-    def _scan(self) -> None:
-        buf = self._buffer
-        pos = 0
-        while pos < len(buf):
-            start = buf.find(START, pos)
+        buffer = self._buffer
+        buffer += data
+        while buffer.pos < len(buffer):
+            start = buffer.find(START, buffer.pos)
             if start < 0:
-                if len(buf) - pos > MAX_FRAME:
-                    self._garbage(buf[pos:])
-                    pos = len(buf)
-                break
-            if start > pos:
-                self._garbage(buf[pos:start])
-                pos = start
-            end = buf.find(END, pos + 1)
-            limit = len(buf) if end < 0 else end
-            restart = buf.find(START, pos + 1, limit)
-            escape = buf.find(ESC, pos + 1, limit)
+                break  # bytes outside a frame wait for the next frame to start (up to the cap)
+            if start > buffer.pos:
+                self._garbage(buffer.take(start))
+            end = buffer.find(END, start + 1)
+            limit = len(buffer) if end < 0 else end
+            restart = buffer.find(START, start + 1, limit)
+            escape = buffer.find(ESC, start + 1, limit)
             cuts = [i for i in (restart, escape) if i >= 0]
             if cuts:
                 cut = min(cuts)
                 why = "frame abandoned by ESC" if cut == escape else "frame cut short by '!'"
-                self._reject(why, buf[pos:cut])
-                pos = cut + 1 if cut == escape else cut
+                self._reject(why, buffer.take(cut))
+                if cut == escape:
+                    buffer.skip()
                 continue
             if end < 0:
-                if len(buf) - pos > MAX_FRAME:
-                    self._reject(f"frame longer than {MAX_FRAME} bytes", buf[pos:])
-                    pos = len(buf)
                 break
-            frame = bytes(buf[pos : end + 1])
-            pos = end + 1
+            frame = buffer.take(end + 1)
             if len(frame) > MAX_FRAME:
-                self._reject(f"frame longer than {MAX_FRAME} bytes", frame)
+                self._reject(buffer.too_long, frame)
                 continue
             try:
                 self._events.append(decode_frame(frame))
             except ProtocolError as exc:
                 self._reject(str(exc), frame)
-        del buf[:pos]
+        dropped = buffer.commit()
+        if dropped is not None:
+            if dropped[0] == START:
+                self._reject(buffer.too_long, dropped)
+            else:
+                self._garbage(dropped)
 
-    def _garbage(self, data: Iterable[int]) -> None:
-        junk = bytes(data)
+    def events(self) -> Iterator[AsenaEvent]:
+        while self._events:
+            yield self._events.popleft()
+
+    def _garbage(self, junk: bytes) -> None:
         if junk.strip(b"\r\n"):  # line ends between frames are harmless
             self._reject("bytes outside a frame", junk)
 
-    def _reject(self, reason: str, data: Iterable[int]) -> None:
-        self._events.append(FrameRejected(reason, preview(bytes(data))))
+    def _reject(self, reason: str, data: bytes) -> None:
+        self._events.append(FrameRejected(reason, preview(data)))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from enum import IntFlag
 
 from drivers.codecs.base import FrameRejected, preview
+from drivers.codecs.framebuffer import FrameBuffer
 from drivers.errors import DriverUsageError, ProtocolError
 
 SOH = 0x01
@@ -289,13 +290,32 @@ class BbraunBccCodec:
 
     def __init__(self, *, stuffing: bool = True) -> None:
         self.stuffing = stuffing
-        self._buffer = bytearray()
+        # Past MAX_WIRE_BLOCK unconsumed: rejected and dropped; what follows is parsed afresh.
+        self._buffer = FrameBuffer(MAX_WIRE_BLOCK, unit="block", hunt=False)
         self._events: deque[BccEvent] = deque()
         self._parts: list[BccBlock] = []
 
     def receive(self, data: bytes) -> None:
-        self._buffer += data
-        self._scan()
+        buffer = self._buffer
+        buffer += data
+        while buffer.pos < len(buffer):
+            start = buffer.find(SOH, buffer.pos)
+            if start < 0:
+                break  # bytes outside a block wait for the next block to start (up to the cap)
+            if start > buffer.pos:
+                self._reject("bytes outside a block", buffer.take(start))
+            end = buffer.find(EOT, start + 1)
+            restart = buffer.find(SOH, start + 1)
+            if restart >= 0 and (end < 0 or restart < end):
+                self._reject("block cut short by a new SOH", buffer.take(restart))
+                continue
+            if end < 0:
+                break
+            self._block(buffer.take(end + 1))
+        dropped = buffer.commit()
+        if dropped is not None:
+            reason = buffer.too_long if dropped[0] == SOH else "bytes outside a block"
+            self._reject(reason, dropped)
 
     def reset_response(self) -> None:
         """Forget blocks of an unfinished response: a new request restarts at the first block."""
@@ -305,36 +325,8 @@ class BbraunBccCodec:
         while self._events:
             yield self._events.popleft()
 
-    def _scan(self) -> None:
-        buf = self._buffer
-        pos = 0
-        while pos < len(buf):
-            start = buf.find(SOH, pos)
-            if start < 0:
-                if len(buf) - pos > MAX_WIRE_BLOCK:
-                    self._reject("bytes outside a block", buf[pos:])
-                    pos = len(buf)
-                break
-            if start > pos:
-                self._reject("bytes outside a block", buf[pos:start])
-                pos = start
-            end = buf.find(EOT, pos + 1)
-            restart = buf.find(SOH, pos + 1)
-            if restart >= 0 and (end < 0 or restart < end):
-                self._reject("block cut short by a new SOH", buf[pos:restart])
-                pos = restart
-                continue
-            if end < 0:
-                if len(buf) - pos > MAX_WIRE_BLOCK:
-                    self._reject(f"block longer than {MAX_WIRE_BLOCK} bytes", buf[pos:])
-                    pos = len(buf)
-                break
-            self._block(bytes(buf[pos : end + 1]))
-            pos = end + 1
-        del buf[:pos]
-
-    def _reject(self, reason: str, data: Iterable[int]) -> None:
-        self._events.append(FrameRejected(reason, preview(bytes(data))))
+    def _reject(self, reason: str, data: bytes) -> None:
+        self._events.append(FrameRejected(reason, preview(data)))
 
     def _block(self, frame: bytes) -> None:
         if len(frame) > MAX_WIRE_BLOCK:

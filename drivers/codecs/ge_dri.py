@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 from drivers.codecs.base import FrameRejected, preview
+from drivers.codecs.framebuffer import FrameBuffer
 from drivers.errors import DriverUsageError, ProtocolError
 
 FLAG = 0x7E
@@ -455,35 +456,32 @@ class GeDriCodec:
     """Streaming decoder: feed bytes in any chunking, read ``GeDriEvent`` objects."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        # Past MAX_WIRE_FRAME without a flag: rejected once, then dropped up to the next flag.
+        self._buffer = FrameBuffer(MAX_WIRE_FRAME)
         self._synced = False  # a flag has been seen: the buffer starts at a frame boundary
-        self._discarding = False  # dropping the rest of an over-long frame
         self._events: deque[GeDriEvent] = deque()
 
     def receive(self, data: bytes) -> None:
         buffer = self._buffer
         scan = len(buffer)  # what is already buffered holds no flag: search only the new bytes
         buffer += data
-        start = 0
-        while True:
-            end = buffer.find(FLAG, scan)
-            if end < 0:
-                break
-            if end > start:
-                self._span(bytes(buffer[start:end]))
+        end = buffer.find(FLAG, scan)
+        if end < 0 and len(buffer) <= buffer.limit:
+            return  # most reads end inside a frame: nothing to consume or to cap yet
+        while end >= 0:
+            body = buffer.take(end)
+            buffer.skip()  # the flag
+            if body:
+                self._span(body)
             self._synced = True
-            self._discarding = False
-            start = scan = end + 1
-        if start:
-            del buffer[:start]
-        if len(buffer) > MAX_WIRE_FRAME:
-            if not self._discarding:
-                self._reject(f"frame longer than {MAX_WIRE_FRAME} bytes", bytes(buffer))
-            self._discarding = True
-            buffer.clear()
+            buffer.hunting = False
+            end = buffer.find(FLAG, buffer.pos)
+        dropped = buffer.commit()
+        if dropped is not None:
+            self._reject(buffer.too_long, dropped)
 
     def _span(self, body: bytes) -> None:
-        if self._discarding:
+        if self._buffer.hunting:
             return  # the tail of a frame already rejected as too long
         if not self._synced:
             self._reject("bytes before the first flag (started mid-frame?)", body)

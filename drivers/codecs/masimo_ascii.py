@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import IntFlag
 
 from drivers.codecs.base import FrameRejected, preview
+from drivers.codecs.framebuffer import FrameBuffer
 from drivers.errors import ProtocolError
 
 #: Real lines are ~120–180 characters; anything much longer is not a Masimo line.
@@ -161,45 +162,31 @@ class MasimoAsciiCodec:
     """Streaming decoder: feed bytes in any chunking, read ``MasimoEvent`` objects."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._hunting = False  # discarding an over-long line until its end
+        # Past MAX_LINE without a line end: rejected once, then dropped up to the next line end.
+        self._buffer = FrameBuffer(MAX_LINE, unit="line")
         self._events: deque[MasimoEvent] = deque()
 
     def receive(self, data: bytes) -> None:
-        self._buffer += data
-        self._split()
-
-    def _split(self) -> None:
-        while True:
-            found = _LINE_END.search(self._buffer)
-            if found is None:
-                if len(self._buffer) > MAX_LINE:
-                    if not self._hunting:
-                        self._events.append(
-                            FrameRejected(
-                                f"line longer than {MAX_LINE} bytes", preview(bytes(self._buffer))
-                            )
-                        )
-                    self._hunting = True
-                    self._buffer.clear()
-                return
-            end = found.start()
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            if self._hunting:
-                self._hunting = False
+        buffer = self._buffer
+        buffer += data
+        while (found := _LINE_END.search(buffer, buffer.pos)) is not None:
+            line = buffer.take(found.start())
+            buffer.skip()  # the line end
+            if buffer.hunting:
+                buffer.hunting = False  # the tail of a line already rejected as too long
                 continue
             if not line:
                 continue  # the LF of CR LF, or blank lines
             if len(line) > MAX_LINE:
-                self._events.append(
-                    FrameRejected(f"line longer than {MAX_LINE} bytes", preview(line))
-                )
+                self._events.append(FrameRejected(buffer.too_long, preview(line)))
                 continue
             try:
                 self._events.append(decode_line(line))
             except ProtocolError as exc:
                 self._events.append(FrameRejected(str(exc), preview(line)))
+        dropped = buffer.commit()
+        if dropped is not None:
+            self._events.append(FrameRejected(buffer.too_long, preview(dropped)))
 
     def events(self) -> Iterator[MasimoEvent]:
         while self._events:

@@ -1,6 +1,6 @@
 """The ge-dri driver against the GE DRI emulator over a real pseudo-terminal.
 
-The driver runs exactly as in production (DeviceSession, pyserial at 19200 8E1 RTS/CTS, the
+The driver runs exactly as in production (DeviceLink, pyserial at 19200 8E1 RTS/CTS, the
 system clock); only the requested interval is 1 s instead of 10 s, simulator time runs 4× faster
 (as the runner's ``speed`` option does: a record every 0.25 s) and the link times are short, so
 the whole file takes seconds. The emulator runs in the same event loop, as the simulator's
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from drivers.handlers.ge_dri import GeDriHandler
 from drivers.readings import Availability, Metric
-from drivers.sessions.ge_dri import GeDriHandler
 from simulator.devices.base import Fault
 from simulator.devices.ge_dri import GeDriEmulator
 from tests.pty_rig import PtyRig

@@ -7,10 +7,10 @@ import contextlib
 from pathlib import Path
 
 from drivers.clock import SystemClock
+from drivers.device_link import DeviceLink
+from drivers.handlers.masimo_ascii import MasimoAsciiHandler
+from drivers.link_monitor import LinkTimings
 from drivers.readings import Availability, AvailabilityChange, Metric, Reading, VitalReading
-from drivers.sessions.base import DeviceSession
-from drivers.sessions.link import LinkTimings
-from drivers.sessions.masimo_ascii import MasimoAsciiHandler
 from simulator.devices.base import Fault
 from simulator.runner import Simulator, make_device
 from simulator.scenario import ConstantScenario
@@ -31,7 +31,7 @@ async def test_emulated_oximeter_through_unplug_silence_and_garbage(tmp_path: Pa
     # 10x speed: the emulator sends a line every 0.1 s.
     sim = Simulator(scenario, [device], speed=10.0)
     readings: list[Reading] = []
-    session = DeviceSession(
+    session = DeviceLink(
         "monitor",
         MasimoAsciiHandler("monitor"),
         str(device.link.path),
@@ -86,7 +86,7 @@ async def test_emulated_oximeter_through_unplug_silence_and_garbage(tmp_path: Pa
 
 async def test_port_that_never_opens_reports_disconnected(tmp_path: Path) -> None:
     readings: list[Reading] = []
-    session = DeviceSession(
+    session = DeviceLink(
         "monitor",
         MasimoAsciiHandler("monitor"),
         str(tmp_path / "nothing-here"),

@@ -1,6 +1,6 @@
 """The philips-intellivue driver against the IntelliVue emulator over a real pseudo-terminal.
 
-The driver runs as in production (DeviceSession, pyserial at 115200 8N1, the system clock); only
+The driver runs as in production (DeviceLink, pyserial at 115200 8N1, the system clock); only
 its timings are short (silence after 1.5 s, back-off 0.2-0.5 s, a 4 s extended poll renewed
 every 3 s, a keep-alive every 0.8 s), the emulated monitor sends numerics every 0.25 s and
 re-sends its MDS Create Event every 0.5 s. The emulator runs in the same event loop, as the
@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from drivers.handlers.philips_intellivue import (
+    IntellivueTimings,
+    Phase,
+    PhilipsIntellivueHandler,
+)
 from drivers.readings import (
     Availability,
     Condition,
     Metric,
     Validity,
     VitalReading,
-)
-from drivers.sessions.philips_intellivue import (
-    IntellivueTimings,
-    Phase,
-    PhilipsIntellivueHandler,
 )
 from simulator.devices.base import Fault
 from simulator.devices.philips_intellivue import READ_ONLY_KINDS, PhilipsIntellivueEmulator

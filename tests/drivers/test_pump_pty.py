@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from drivers.clock import SystemClock
+from drivers.device_link import DeviceLink
+from drivers.handlers.alaris_asena import AlarisAsenaHandler
+from drivers.handlers.base import Handler
+from drivers.handlers.bbraun_bcc import ALLOWED_COMMANDS, BbraunBccHandler
+from drivers.link_monitor import LinkTimings
 from drivers.readings import Availability, AvailabilityChange, PumpCondition, PumpReading, Reading
 from drivers.readings import PumpState as S
-from drivers.sessions.alaris_asena import AlarisAsenaHandler
-from drivers.sessions.base import DeviceSession, Handler
-from drivers.sessions.bbraun_bcc import ALLOWED_COMMANDS, BbraunBccHandler
-from drivers.sessions.link import LinkTimings
 from simulator.devices.alaris_asena import AlarisAsenaEmulator
 from simulator.devices.base import Fault
 from simulator.devices.bbraun_bcc import BbraunSpaceEmulator, serve_tcp
@@ -62,7 +63,7 @@ class Bedside:
 
     def __init__(self, handler: Handler, url: str) -> None:
         self.readings: list[Reading] = []
-        self.session = DeviceSession(
+        self.session = DeviceLink(
             "pump", handler, url, self.readings.append, SystemClock(), timings=TIMINGS
         )
 

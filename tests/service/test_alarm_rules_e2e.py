@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from drivers.sessions.ge_dri import GeDriHandler
+from drivers.handlers.ge_dri import GeDriHandler
 from service.api.app import create_app
 from service.settings import Settings
 from tests.support import (

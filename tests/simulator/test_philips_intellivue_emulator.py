@@ -117,7 +117,7 @@ def test_import_rule_the_emulator_does_not_borrow_the_driver() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     ]
-    assert not [n for n in names if n.startswith(("drivers.codecs", "drivers.sessions"))]
+    assert not [n for n in names if n.startswith(("drivers.codecs", "drivers.handlers"))]
 
 
 def test_it_is_an_emulator_in_the_catalogue() -> None:

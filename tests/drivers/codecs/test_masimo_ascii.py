@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,8 +19,8 @@ from drivers.codecs.masimo_ascii import (
     decode_line,
 )
 from drivers.errors import ProtocolError
-from tests.support import FIXTURES
 
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 REAL_LINES = (FIXTURES / "masimo" / "radical-lines.txt").read_bytes().splitlines()
 SET = MasimoException.SET_MODE
 

@@ -21,10 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.codecs.base import FrameRejected
-from drivers.codecs.intellivue_events import MDS_OBJECT, ManagedObject
-from drivers.codecs.intellivue_frame import MAX_WIRE_FRAME, escape, unescape
-from drivers.codecs.intellivue_nom import association_timeout
-from drivers.codecs.intellivue_pdu import AARQ_PRESENTATION, decode_user_data
 from drivers.codecs.philips_intellivue import (
     AssociationAborted,
     AssociationAccepted,
@@ -58,9 +54,13 @@ from drivers.codecs.philips_intellivue import (
     unwrap,
     wrap,
 )
+from drivers.codecs.philips_intellivue.events import MDS_OBJECT, ManagedObject
+from drivers.codecs.philips_intellivue.frame import MAX_WIRE_FRAME, escape, unescape
+from drivers.codecs.philips_intellivue.nom import association_timeout
+from drivers.codecs.philips_intellivue.pdu import AARQ_PRESENTATION, decode_user_data
 from drivers.errors import DriverUsageError, ProtocolError
+from drivers.handlers.philips_intellivue import Phase, PhilipsIntellivueHandler
 from drivers.readings import VitalReading, plausible
-from drivers.sessions.philips_intellivue import Phase, PhilipsIntellivueHandler
 from simulator.devices import philips_intellivue as monitor
 from simulator.model import Vitals
 

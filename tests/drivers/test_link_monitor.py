@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from drivers.link_monitor import LinkMonitor, LinkTimings
 from drivers.readings import Availability
-from drivers.sessions.link import LinkMonitor, LinkTimings
 
 T = LinkTimings(stale_after=3.0, backoff_initial=0.5, backoff_max=5.0, reopen_after=30.0)
 

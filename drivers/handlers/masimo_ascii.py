@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.codecs.base import FrameRejected
 from drivers.codecs.masimo_ascii import MasimoAsciiCodec, MasimoException, MasimoRecord
+from drivers.handlers.base import DeviceHandler, HandlerOutput
 from drivers.readings import Condition, DeviceConditions, Metric, Validity, VitalReading
-from drivers.sessions.base import HandlerOutput
 from drivers.transports.serial_url import SerialSettings
 
 _CONDITIONS: dict[MasimoException, Condition] = {
@@ -60,38 +59,25 @@ def record_conditions(record: MasimoRecord) -> frozenset[Condition]:
     return frozenset(c for flag, c in _CONDITIONS.items() if record.exceptions & flag)
 
 
-class MasimoAsciiHandler:
+class MasimoAsciiHandler(DeviceHandler[MasimoRecord]):
     name: ClassVar[str] = "masimo-ascii"
     serial: ClassVar[SerialSettings] = SerialSettings(9600, 8, "N", 1)
     stale_after: ClassVar[float] = 3.0
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.codec = MasimoAsciiCodec()
+        super().__init__(source)
         self._conditions: frozenset[Condition] | None = None
 
-    def on_open(self, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec = MasimoAsciiCodec()  # a reopened port starts mid-line: drop the old buffer
-        return HandlerOutput()
+    def new_codec(self) -> MasimoAsciiCodec:
+        return MasimoAsciiCodec()
 
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec.receive(data)
-        out = HandlerOutput()
-        for event in self.codec.events():
-            if isinstance(event, FrameRejected):
-                out.rejected.append(event.reason)
-                continue
-            out.frames_ok += 1
-            out.readings += record_readings(self.source, event, wall)
-            out.problems += event.problems
-            conditions = record_conditions(event)
-            if conditions != self._conditions:
-                self._conditions = conditions
-                out.readings.append(DeviceConditions(self.source, conditions, wall))
-        return out
-
-    def on_tick(self, mono: float, wall: datetime) -> HandlerOutput:
-        return HandlerOutput()
-
-    def next_deadline(self) -> float | None:
-        return None
+    def on_event(
+        self, event: MasimoRecord, mono: float, wall: datetime, out: HandlerOutput
+    ) -> None:
+        out.frames_ok += 1
+        out.readings += record_readings(self.source, event, wall)
+        out.problems += event.problems
+        conditions = record_conditions(event)
+        if conditions != self._conditions:
+            self._conditions = conditions
+            out.readings.append(DeviceConditions(self.source, conditions, wall))

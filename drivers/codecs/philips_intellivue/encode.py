@@ -1,6 +1,6 @@
 """Philips IntelliVue Data Export: what a client sends (association control and polls).
 
-Every function returns one frame's user data; ``drivers.codecs.philips_intellivue`` frames it.
+Every function returns one frame's user data; ``codec`` frames it.
 The defaults reproduce VSCaptureMP's canned messages byte for byte (golden tests).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import struct
 
-from drivers.codecs.intellivue_events import MDS_OBJECT, ManagedObject
-from drivers.codecs.intellivue_nom import (
+from drivers.codecs.philips_intellivue.events import MDS_OBJECT, ManagedObject
+from drivers.codecs.philips_intellivue.nom import (
     COLD_START,
     MDDL_VERSION1,
     NOM_ACT_POLL_MDIB_DATA,
@@ -35,7 +35,7 @@ from drivers.codecs.intellivue_nom import (
     RoType,
     SessionType,
 )
-from drivers.codecs.intellivue_pdu import (
+from drivers.codecs.philips_intellivue.pdu import (
     AARQ_PRESENTATION,
     PRESENTATION_TRAILER,
     RELEASE_REQUEST,

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.codecs.ge_dri import frame
+from drivers.handlers.base import HandlerOutput
+from drivers.handlers.ge_dri import GeDriHandler
 from drivers.readings import (
     Condition,
     DeviceConditions,
@@ -20,8 +22,6 @@ from drivers.readings import (
     plausible,
 )
 from drivers.registry import handler_factory
-from drivers.sessions.base import HandlerOutput
-from drivers.sessions.ge_dri import GeDriHandler
 
 CAPTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ge-carescape"
 SESSION = (CAPTURES / "b650-2018-07-26-session.raw").read_bytes()

@@ -1,6 +1,6 @@
 """Philips IntelliVue Data Export: the messages as frozen events (one per message).
 
-Decoded by ``intellivue_pdu``; the client's are built by ``intellivue_encode``. ``MessageKind``
+Decoded by ``pdu``; the client's are built by ``encode``. ``MessageKind``
 names what a message is, for allow-lists (the handler may send only a few kinds).
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from drivers.codecs.intellivue_nom import (
+from drivers.codecs.philips_intellivue.nom import (
     NOM_MOC_VMS_MDS,
     TICKS_PER_SECOND,
     FloatSpecial,

@@ -60,20 +60,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
-from drivers.codecs.base import FrameRejected
-from drivers.codecs.intellivue_nom import (
-    NO_VALUE_STATES,
-    NOM_MOC_VMO_METRIC_NU,
-    NOM_MOC_VMS_MDS,
-    OPMODE_DEMO,
-    RELATIVE_TIME_MODULUS,
-    SETTING_LABEL_PREFIX,
-)
 from drivers.codecs.philips_intellivue import (
     TICKS_PER_SECOND,
     AssociationAborted,
     AssociationAccepted,
     AssociationRefused,
+    IntellivueMessage,
     MdsCreateEvent,
     MeasurementState,
     MessageKind,
@@ -94,7 +86,16 @@ from drivers.codecs.philips_intellivue import (
     encode_release_request,
     encode_single_poll,
 )
+from drivers.codecs.philips_intellivue.nom import (
+    NO_VALUE_STATES,
+    NOM_MOC_VMO_METRIC_NU,
+    NOM_MOC_VMS_MDS,
+    OPMODE_DEMO,
+    RELATIVE_TIME_MODULUS,
+    SETTING_LABEL_PREFIX,
+)
 from drivers.errors import DriverUsageError
+from drivers.handlers.base import DeviceHandler, HandlerOutput
 from drivers.readings import (
     Condition,
     DeviceConditions,
@@ -103,7 +104,6 @@ from drivers.readings import (
     VitalReading,
     plausible,
 )
-from drivers.sessions.base import HandlerOutput
 from drivers.transports.serial_url import SerialSettings
 
 #: Every message kind this driver may ever send: association control and polls. Nothing else.
@@ -278,7 +278,7 @@ def observation_time(observation: Observation, reply: PollReply, received: datet
     return received
 
 
-class PhilipsIntellivueHandler:
+class PhilipsIntellivueHandler(DeviceHandler[IntellivueMessage]):
     name: ClassVar[str] = "philips-intellivue"
     # protocols.md §1: 115200 baud, 8 data bits, no parity, 1 stop bit, no flow control.
     serial: ClassVar[SerialSettings] = SerialSettings(115200, 8, "N", 1)
@@ -293,12 +293,11 @@ class PhilipsIntellivueHandler:
         timings: IntellivueTimings | None = None,
         extended_poll: bool = True,
     ) -> None:
-        self.source = source
         self.timings = timings or IntellivueTimings()
         if self.timings.poll_period <= self.timings.renew_margin:
             raise DriverUsageError("the poll period must be longer than its renew margin")
+        super().__init__(source)
         self.use_extended_poll = extended_poll
-        self.codec = PhilipsIntellivueCodec()
         self.phase = Phase.CLOSED
         self.min_poll_period = DEFAULT_MIN_POLL_PERIOD
         self.keepalive = self._keepalive_for(DEFAULT_MIN_POLL_PERIOD)
@@ -324,49 +323,46 @@ class PhilipsIntellivueHandler:
         self.mds_results = 0
         self.sent: Counter[MessageKind] = Counter()
 
-    # -- Handler protocol ------------------------------------------------------------------
+    # -- DeviceHandler -------------------------------------------------------------------------
+
+    def new_codec(self) -> PhilipsIntellivueCodec:
+        return PhilipsIntellivueCodec()
 
     def on_open(self, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec = PhilipsIntellivueCodec()  # a reopened port starts mid-frame
+        out = super().on_open(mono, wall)  # a reopened port starts mid-frame
         self._backoff = self.timings.backoff_initial
         self._conditions = None
-        out = HandlerOutput()
         self.phase = Phase.ASSOCIATING
         self._associate(mono, out)
         return out
 
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec.receive(data)
-        out = HandlerOutput()
-        for event in self.codec.events():
-            if isinstance(event, FrameRejected):
-                out.rejected.append(event.reason)
-                continue
-            self._last_rx = mono
-            if isinstance(event, AssociationAccepted):
-                if self.phase is Phase.ASSOCIATING:
-                    profile = event.user_info.poll_profile if event.user_info else None
-                    period = profile.min_poll_period_s if profile else DEFAULT_MIN_POLL_PERIOD
-                    self.min_poll_period = period or DEFAULT_MIN_POLL_PERIOD
-                    self.keepalive = self._keepalive_for(self.min_poll_period)
-                self._trigger(Trigger.ACCEPTED, mono, out)
-            elif isinstance(event, AssociationRefused):
-                self.refusals += 1
-                out.problems.append("association refused by the monitor")
-                self._trigger(Trigger.REFUSED, mono, out)
-            elif isinstance(event, AssociationAborted):
-                self.aborts += 1
-                out.problems.append("association aborted by the monitor")
-                self._trigger(Trigger.ABORTED, mono, out)
-            elif isinstance(event, ReleaseResult | ReleaseRequest):
-                self._trigger(Trigger.RELEASED, mono, out)
-            elif isinstance(event, MdsCreateEvent):
-                self._mds_create(event, mono, out)
-            elif isinstance(event, PollReply):
-                self._poll_reply(event, mono, wall, out)
-            elif isinstance(event, RemoteError):
-                self._remote_error(event, mono, out)
-        return out
+    def on_event(
+        self, event: IntellivueMessage, mono: float, wall: datetime, out: HandlerOutput
+    ) -> None:
+        self._last_rx = mono
+        if isinstance(event, AssociationAccepted):
+            if self.phase is Phase.ASSOCIATING:
+                profile = event.user_info.poll_profile if event.user_info else None
+                period = profile.min_poll_period_s if profile else DEFAULT_MIN_POLL_PERIOD
+                self.min_poll_period = period or DEFAULT_MIN_POLL_PERIOD
+                self.keepalive = self._keepalive_for(self.min_poll_period)
+            self._trigger(Trigger.ACCEPTED, mono, out)
+        elif isinstance(event, AssociationRefused):
+            self.refusals += 1
+            out.problems.append("association refused by the monitor")
+            self._trigger(Trigger.REFUSED, mono, out)
+        elif isinstance(event, AssociationAborted):
+            self.aborts += 1
+            out.problems.append("association aborted by the monitor")
+            self._trigger(Trigger.ABORTED, mono, out)
+        elif isinstance(event, ReleaseResult | ReleaseRequest):
+            self._trigger(Trigger.RELEASED, mono, out)
+        elif isinstance(event, MdsCreateEvent):
+            self._mds_create(event, mono, out)
+        elif isinstance(event, PollReply):
+            self._poll_reply(event, mono, wall, out)
+        elif isinstance(event, RemoteError):
+            self._remote_error(event, mono, out)
 
     def on_tick(self, mono: float, wall: datetime) -> HandlerOutput:
         out = HandlerOutput()

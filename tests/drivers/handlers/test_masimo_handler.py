@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from drivers.handlers.masimo_ascii import MasimoAsciiHandler
 from drivers.readings import Condition, DeviceConditions, Metric, Validity, VitalReading
-from drivers.sessions.masimo_ascii import MasimoAsciiHandler
 from tests.support import FIXTURES
 
 LINES = (FIXTURES / "masimo" / "radical-lines.txt").read_bytes().splitlines()

@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from drivers.codecs.base import FrameRejected, preview
+from drivers.codecs.framebuffer import FrameBuffer
 from drivers.errors import DriverUsageError, ProtocolError
 
 BOF = 0xC0
@@ -139,57 +140,48 @@ class FrameDecoder:
     """Streaming frame layer: feed bytes in any chunking, read user data or ``FrameRejected``."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        # Past MAX_WIRE_FRAME without an EOF: rejected once, dropped up to the next BOF or EOF.
+        self._buffer = FrameBuffer(MAX_WIRE_FRAME)
         self._in_frame = False  # the buffer starts just after a BOF
-        self._scan = 0  # bytes of the buffer already searched for BOF/EOF
         self._garbage = bytearray()  # a preview of bytes seen outside any frame
         self._garbage_count = 0
-        self._discarding = False  # dropping the rest of an over-long frame
         self._out: deque[bytes | FrameRejected] = deque()
 
     def receive(self, data: bytes) -> None:
         buffer = self._buffer
+        fresh = len(buffer)  # inside a frame, what is already buffered holds no BOF and no EOF
         buffer += data
-        pos = 0
-        while True:
+        while buffer.pos < len(buffer):
             if not self._in_frame:
-                start = buffer.find(BOF, pos)
-                if start < 0:
-                    self._outside(buffer[pos:])
-                    pos = len(buffer)
+                self._outside(buffer.resync(BOF))
+                if buffer.pos == len(buffer):
                     break
-                self._outside(buffer[pos:start])
                 self._flush_garbage()
-                self._in_frame, self._discarding = True, False
-                pos = self._scan = start + 1
+                buffer.skip()  # the BOF
+                self._in_frame, buffer.hunting = True, False
                 continue
-            scan = max(pos, self._scan)
+            scan = max(buffer.pos, fresh)
             end_at = buffer.find(EOF, scan)
             bof_at = buffer.find(BOF, scan)
             if bof_at >= 0 and (end_at < 0 or bof_at < end_at):
-                if bof_at > pos and not self._discarding:
-                    self._reject("frame cut short by a new BOF", bytes(buffer[pos:bof_at]))
-                self._discarding = False
-                pos = self._scan = bof_at + 1
+                cut = buffer.take(bof_at)
+                if cut and not buffer.hunting:
+                    self._reject("frame cut short by a new BOF", cut)
+                buffer.hunting = False
+                buffer.skip()  # the new BOF
                 continue
             if end_at < 0:
-                self._scan = len(buffer)
-                if len(buffer) - pos > MAX_WIRE_FRAME:
-                    if not self._discarding:
-                        self._reject(f"frame longer than {MAX_WIRE_FRAME} bytes", buffer[pos:])
-                    self._discarding = True
-                    pos = self._scan = len(buffer)
                 break
-            inner = bytes(buffer[pos:end_at])
-            pos = end_at + 1
+            inner = buffer.take(end_at)
+            buffer.skip()  # the EOF
             self._in_frame = False
-            if self._discarding:
-                self._discarding = False  # the tail of a frame already rejected as too long
+            if buffer.hunting:
+                buffer.hunting = False  # the tail of a frame already rejected as too long
                 continue
             self._frame(inner)
-        if pos:
-            del buffer[:pos]
-            self._scan = max(0, self._scan - pos)
+        dropped = buffer.commit()
+        if dropped is not None:
+            self._reject(buffer.too_long, dropped)
 
     def _frame(self, inner: bytes) -> None:
         if not inner:
@@ -202,7 +194,7 @@ class FrameDecoder:
             except ProtocolError as exc:
                 self._reject(str(exc), inner)
 
-    def _outside(self, data: bytearray) -> None:
+    def _outside(self, data: bytes) -> None:
         if data:
             self._garbage_count += len(data)
             if len(self._garbage) < 64:
@@ -215,8 +207,8 @@ class FrameDecoder:
             self._garbage.clear()
             self._garbage_count = 0
 
-    def _reject(self, reason: str, data: bytes | bytearray) -> None:
-        self._out.append(FrameRejected(reason, preview(bytes(data))))
+    def _reject(self, reason: str, data: bytes) -> None:
+        self._out.append(FrameRejected(reason, preview(data)))
 
     def frames(self) -> Iterator[bytes | FrameRejected]:
         while self._out:

@@ -1,18 +1,4 @@
-"""Philips IntelliVue MP/MX "Data Export" over MIB/RS232 (docs/protocols/philips-intellivue.md).
-
-Sources: Philips *Data Export Interface Programming Guide* 4535 642 59271 (the authority), as
-summarised in the team's reference/protocols.md §1, §8 and §9; struct layouts and constants
-cross-checked with xeonfusion/VSCaptureMP (``Class2.cs``, ``Class3.cs``), derekmerck/PERSEUS
-(``IntellivueDecoder.py``, ``RS232.py``), mindleaving/patient-monitor-datalogger
-(``PhilipsIntellivue/``) and mdpnp (``TestFCSOutputStream.java``). Facts only; no code copied.
-
-The codec is split in five modules, re-exported here:
-
-* ``intellivue_frame`` — BOF/EOF framing, transparency, FCS, hunting;
-* ``intellivue_events`` — one frozen event per message, and ``MessageKind``;
-* ``intellivue_pdu`` — decoding association PDUs and Data Export commands;
-* ``intellivue_encode`` — what the client sends;
-* ``intellivue_nom`` — nomenclature, FLOAT-Type, MeasurementState, AbsoluteTime.
+"""Philips IntelliVue Data Export: the streaming codec and the framed client messages.
 
 ``PhilipsIntellivueCodec`` streams: ``receive(bytes)`` in any chunking, then ``events()`` yields
 one frozen event per message, with poll replies that came as linked results (ROLRS first,
@@ -28,113 +14,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from drivers.codecs.base import FrameRejected, preview
-from drivers.codecs.intellivue_encode import (
+from drivers.codecs.philips_intellivue.encode import (
     association_request_pdu,
     extended_poll_pdu,
     mds_create_result_pdu,
     release_request_pdu,
     single_poll_pdu,
 )
-from drivers.codecs.intellivue_events import (
-    AssociationAborted,
-    AssociationAccepted,
-    AssociationRefused,
-    AssociationRequest,
-    EventReport,
+from drivers.codecs.philips_intellivue.events import (
     IntellivueMessage,
     LinkedPart,
-    ManagedObject,
     MdsCreateEvent,
-    MdsCreateResult,
-    MessageKind,
-    NumericValue,
-    Observation,
-    OtherRequest,
-    OtherResult,
-    PollProfile,
     PollReply,
-    PollRequest,
-    ReleaseRequest,
-    ReleaseResult,
-    RemoteError,
-    UserInfo,
-    message_kind,
 )
-from drivers.codecs.intellivue_frame import (
-    MAX_USER_DATA,
-    MAX_WIRE_FRAME,
-    FrameDecoder,
-    decode_frame,
-    encode_frame,
-    fcs16,
-    unwrap,
-    wrap,
-)
-from drivers.codecs.intellivue_nom import (
+from drivers.codecs.philips_intellivue.frame import FrameDecoder, decode_frame, encode_frame
+from drivers.codecs.philips_intellivue.nom import (
     NOM_ATTR_GRP_SYS_PROD,
     NOM_MOC_VMO_METRIC_NU,
     NOM_MOC_VMS_MDS,
     TICKS_PER_SECOND,
-    FloatSpecial,
     LinkedState,
-    MeasurementState,
-    Physio,
-    Unit,
-    association_timeout,
-    decode_absolute_time,
-    decode_float,
 )
-from drivers.codecs.intellivue_pdu import decode_user_data
+from drivers.codecs.philips_intellivue.pdu import decode_user_data
 from drivers.errors import ProtocolError
-
-__all__ = [
-    "MAX_USER_DATA",
-    "MAX_WIRE_FRAME",
-    "TICKS_PER_SECOND",
-    "AssociationAborted",
-    "AssociationAccepted",
-    "AssociationRefused",
-    "AssociationRequest",
-    "EventReport",
-    "FloatSpecial",
-    "IntellivueEvent",
-    "IntellivueMessage",
-    "ManagedObject",
-    "MdsCreateEvent",
-    "MdsCreateResult",
-    "MeasurementState",
-    "MessageKind",
-    "NumericValue",
-    "Observation",
-    "OtherRequest",
-    "OtherResult",
-    "PhilipsIntellivueCodec",
-    "Physio",
-    "PollProfile",
-    "PollReply",
-    "PollRequest",
-    "ReleaseRequest",
-    "ReleaseResult",
-    "RemoteError",
-    "Unit",
-    "UserInfo",
-    "association_timeout",
-    "decode_absolute_time",
-    "decode_float",
-    "decode_frame",
-    "decode_message",
-    "encode_association_request",
-    "encode_extended_poll",
-    "encode_frame",
-    "encode_keep_alive",
-    "encode_mds_create_result",
-    "encode_release_request",
-    "encode_single_poll",
-    "fcs16",
-    "message_kind",
-    "unwrap",
-    "wrap",
-]
 
 #: Events of the streaming codec: every message except ``LinkedPart`` (joined into a
 #: ``PollReply``), plus ``FrameRejected``.

@@ -32,12 +32,11 @@ READ-ONLY by design: the only things this module ever writes are ACK, NAK and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from drivers.codecs.base import FrameRejected
 from drivers.codecs.bbraun_bcc import (
     ACK_BYTE,
     DEFAULT_BED_ID,
@@ -57,8 +56,9 @@ from drivers.codecs.bbraun_bcc import (
     encode_block,
 )
 from drivers.errors import DriverUsageError
+from drivers.handlers.base import DeviceHandler, HandlerOutput
+from drivers.handlers.poller import Poller, Request
 from drivers.readings import PumpCondition, PumpReading, PumpState
-from drivers.sessions.base import HandlerOutput
 from drivers.transports.serial_url import SerialSettings
 
 ALIVE = "ADMIN:ALIVE"
@@ -213,20 +213,11 @@ class Phase(StrEnum):
     POLLING = "polling"
 
 
-@dataclass(slots=True)
-class _Pending:
-    command: str
-    data: bytes
-    sent_at: float
-    deadline: float
-    attempts: int = 1
-    naks: int = 0
-
-
-class BbraunBccHandler:
+class BbraunBccHandler(DeviceHandler[BccBlock | BccResponse | CorruptBlock]):
     name: ClassVar[str] = "bbraun-bcc"
     serial: ClassVar[SerialSettings] = SerialSettings(9600, 8, "N", 1)
     stale_after: ClassVar[float] = 15.0
+    codec: BbraunBccCodec
 
     def __init__(
         self,
@@ -237,61 +228,68 @@ class BbraunBccHandler:
         response_timeout: float = RESPONSE_TIMEOUT,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
-        if poll_interval <= 0 or response_timeout <= 0 or max_attempts < 1:
-            raise DriverUsageError("poll interval, timeout and attempts must be positive")
-        self.source = source
         self.stuffing = stuffing
-        self.poll_interval = poll_interval
-        self.response_timeout = response_timeout
-        self.max_attempts = max_attempts
-        self.codec = BbraunBccCodec(stuffing=stuffing)
+        self.poller = Poller(
+            poll_interval=poll_interval,
+            response_timeout=response_timeout,
+            max_attempts=max_attempts,
+            max_naks=MAX_NAKS,
+        )
+        super().__init__(source)
         self.phase = Phase.ALIVE
         self.bed_id: str | None = None
         self.version: str | None = None
-        self._pending: _Pending | None = None
-        self._next_request = 0.0  # when the next handshake step / poll may go out
         self._last_mem_get: float | None = None
-        #: Diagnostics: requests that went unanswered, NAKs sent, GNERR answers from the rack.
-        self.timeouts = 0
-        self.naks_sent = 0
+        #: Diagnostics: GNERR answers from the rack.
         self.rack_errors = 0
 
-    # -- Handler protocol ------------------------------------------------------------------
+    @property
+    def timeouts(self) -> int:
+        """Diagnostics: requests that went unanswered."""
+        return self.poller.timeouts
+
+    @property
+    def naks_sent(self) -> int:
+        """Diagnostics: NAKs sent for corrupt blocks."""
+        return self.poller.naks_sent
+
+    # -- DeviceHandler -------------------------------------------------------------------------
+
+    def new_codec(self) -> BbraunBccCodec:
+        return BbraunBccCodec(stuffing=self.stuffing)
 
     def on_open(self, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec = BbraunBccCodec(stuffing=self.stuffing)  # a reopened port starts mid-block
-        self.phase, self.bed_id, self._pending = Phase.ALIVE, None, None
-        out = HandlerOutput()
+        out = super().on_open(mono, wall)  # a reopened port starts mid-block
+        self.phase, self.bed_id = Phase.ALIVE, None
+        self.poller.answered()
         self._send(ALIVE, mono, out)
         return out
 
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec.receive(data)
-        out = HandlerOutput()
-        for event in self.codec.events():
-            if isinstance(event, FrameRejected):
-                out.rejected.append(event.reason)
-            elif isinstance(event, CorruptBlock):
-                out.rejected.append(f"corrupt block: {event.reason}")
-                self._nak(mono, out)
-            elif isinstance(event, BccBlock):
-                out.frames_ok += 1
-                out.writes.append(ACK_BYTE)  # TIS 3.2.3: every good block is acknowledged
-                out.problems += [f"record dropped: {p}" for p in event.problems]
-                if self._pending is not None:
-                    self._pending.naks = 0
-                    self._pending.deadline = self._deadline(self._pending, mono)
-            elif isinstance(event, BccResponse):
-                self._on_response(event, mono, wall, out)
-        return out
+    def on_event(
+        self,
+        event: BccBlock | BccResponse | CorruptBlock,
+        mono: float,
+        wall: datetime,
+        out: HandlerOutput,
+    ) -> None:
+        if isinstance(event, CorruptBlock):
+            out.rejected.append(f"corrupt block: {event.reason}")
+            if self.poller.nak(mono):
+                out.writes.append(NAK_BYTE)  # TIS 3.2.3: the device sends the same block again
+        elif isinstance(event, BccBlock):
+            out.frames_ok += 1
+            out.writes.append(ACK_BYTE)  # TIS 3.2.3: every good block is acknowledged
+            out.problems += [f"record dropped: {p}" for p in event.problems]
+            self.poller.progress(mono)
+        else:
+            self._on_response(event, mono, wall, out)
 
     def on_tick(self, mono: float, wall: datetime) -> HandlerOutput:
         out = HandlerOutput()
-        pending = self._pending
-        if pending is not None:
-            if mono >= pending.deadline:
-                self._expire(pending, mono, out)
-        elif mono >= self._next_request:
+        expired = self.poller.expired(mono)
+        if expired is not None:
+            self._expire(expired, mono, out)
+        elif self.poller.due(mono):
             if self.phase is Phase.POLLING:
                 self._send(MEM_GET, mono, out)
             elif self.phase is Phase.ALIVE:
@@ -301,7 +299,7 @@ class BbraunBccHandler:
         return out
 
     def next_deadline(self) -> float | None:
-        return self._pending.deadline if self._pending is not None else self._next_request
+        return self.poller.next_deadline()
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -309,50 +307,31 @@ class BbraunBccHandler:
         if command not in ALLOWED_COMMANDS:  # read-only by design, checked at the last moment
             raise DriverUsageError(f"{command!r} is not a read-only BCC request")
         if command == MEM_GET and self._last_mem_get is not None:
-            earliest = self._last_mem_get + self.poll_interval
+            earliest = self._last_mem_get + self.poller.poll_interval
             if mono < earliest:  # never poll faster than poll_interval, re-sends included
-                self._next_request = earliest
+                self.poller.next_request = earliest
                 return
         bed = DEFAULT_BED_ID if command == ALIVE or self.bed_id is None else self.bed_id
         data = encode_block(bed, command, stuffing=self.stuffing)
         self.codec.reset_response()  # TIS 3.2.3: a new request restarts at the first block
         out.writes.append(data)
+        floor = -math.inf
         if command == MEM_GET:
             self._last_mem_get = mono
-            self._next_request = mono + self.poll_interval
-        pending = _Pending(command, data, mono, mono, attempts)
-        pending.deadline = self._deadline(pending, mono)
-        self._pending = pending
+            self.poller.next_request = mono + self.poller.poll_interval
+            floor = mono + self.poller.poll_interval  # a re-sent MEM:GET is a poll too
+        self.poller.sent(command, mono, attempts=attempts, floor=floor)
 
-    def _deadline(self, pending: _Pending, mono: float) -> float:
-        deadline = mono + self.response_timeout
-        if pending.command == MEM_GET:  # a re-sent MEM:GET is a poll too
-            deadline = max(deadline, pending.sent_at + self.poll_interval)
-        return deadline
-
-    def _expire(self, pending: _Pending, mono: float, out: HandlerOutput) -> None:
-        self.timeouts += 1
-        if pending.attempts < self.max_attempts:
-            self._pending = None
-            self._send(pending.command, mono, out, pending.attempts + 1)
-            if self._pending is None:  # MEM:GET held back by the poll interval
-                self._pending = pending
-                pending.deadline = self._next_request
+    def _expire(self, request: Request, mono: float, out: HandlerOutput) -> None:
+        if self.poller.can_retry(request):
+            self._send(request.command, mono, out, request.attempts + 1)
+            if self.poller.pending is None:  # MEM:GET held back by the poll interval
+                request.deadline = self.poller.next_request
+                self.poller.pending = request
             return
-        self._pending = None
         if self.phase is not Phase.POLLING:
             self.phase = Phase.ALIVE  # start the handshake again, one poll interval later
-            self._next_request = mono + self.poll_interval
-
-    def _nak(self, mono: float, out: HandlerOutput) -> None:
-        pending = self._pending
-        if pending is None:
-            return  # nothing was asked: there is no block the device could send again
-        pending.naks += 1
-        if pending.naks <= MAX_NAKS:
-            self.naks_sent += 1
-            out.writes.append(NAK_BYTE)  # TIS 3.2.3: the device sends the same block again
-            pending.deadline = self._deadline(pending, mono)
+            self.poller.next_request = mono + self.poller.poll_interval
 
     # -- responses -------------------------------------------------------------------------
 
@@ -361,35 +340,35 @@ class BbraunBccHandler:
     ) -> None:
         content = decode_content(response.records)
         out.problems += [f"response: {p}" for p in content.problems]
-        pending = self._pending
+        pending = self.poller.pending
         if content.alive:
             if self.phase is Phase.ALIVE:
                 self.bed_id = response.bed_id  # TIS 3.2.4: the real bedId, used from now on
-                self._pending = None
+                self.poller.answered()
                 self.phase = Phase.VERSION
                 self._send(VERSION, mono, out)
             return
         if content.version is not None:
             self.version = content.version
             if self.phase is Phase.VERSION:
-                self._pending = None
+                self.poller.answered()
                 self.phase = Phase.POLLING
                 self._send(MEM_GET, mono, out)
             return
         if content.rack_error is not None:
             self.rack_errors += 1
             if pending is not None and pending.command == MEM_GET:
-                self._pending = None
+                self.poller.answered()
                 if content.rack_error != NO_PUMPS:  # e.g. a new bedId after a SpaceCom restart
                     self.phase = Phase.ALIVE
-                    self._next_request = mono
+                    self.poller.next_request = mono
             elif pending is not None:
-                self._pending = None
+                self.poller.answered()
                 self.phase = Phase.ALIVE
-                self._next_request = mono + self.poll_interval
+                self.poller.next_request = mono + self.poller.poll_interval
             return
         if pending is not None and pending.command == MEM_GET:
-            self._pending = None
+            self.poller.answered()
         for status in content.pumps:
             out.readings.append(pump_reading(self.source, status, wall))
             out.problems += [f"{status.channel}: {p}" for p in status.problems]

@@ -29,16 +29,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from drivers.codecs.base import FrameRejected
 from drivers.codecs.ge_dri import (
     ALL_CLASSES,
     BasicClass,
     GeDriCodec,
+    GeDriRecord,
     Group,
     NibpLabel,
     PhdbRecord,
     encode_display_request,
 )
+from drivers.handlers.base import DeviceHandler, HandlerOutput
 from drivers.readings import (
     Condition,
     DeviceConditions,
@@ -47,7 +48,6 @@ from drivers.readings import (
     VitalReading,
     plausible,
 )
-from drivers.sessions.base import HandlerOutput
 from drivers.transports.serial_url import SerialSettings
 
 #: The monitor's clock may differ from ours by this much and still date the readings.
@@ -56,7 +56,7 @@ CLOCK_TOLERANCE = timedelta(seconds=60)
 NibpKey = tuple[float | None, float | None, float | None]
 
 
-class GeDriHandler:
+class GeDriHandler(DeviceHandler[GeDriRecord]):
     name: ClassVar[str] = "ge-dri"
     # protocols.md §2: 19200 baud, 8 data bits, even parity, 1 stop bit, RTS/CTS.
     serial: ClassVar[SerialSettings] = SerialSettings(19200, 8, "E", 1, rtscts=True)
@@ -65,11 +65,10 @@ class GeDriHandler:
     stale_after: ClassVar[float] = 25.0
 
     def __init__(self, source: str, *, interval_s: int = 10) -> None:
-        self.source = source
+        super().__init__(source)
         self.interval_s = interval_s
         #: Seconds without a physiological record before the request is sent again.
         self.resend_after = interval_s + 2.0
-        self.codec = GeDriCodec()
         self._request = encode_display_request(interval_s, ALL_CLASSES)
         self._resend_at: float | None = None
         self._conditions: frozenset[Condition] | None = None
@@ -78,31 +77,28 @@ class GeDriHandler:
         self._nibp_old = False
         self._nibp_measuring = False
 
-    # -- Handler protocol ------------------------------------------------------------------
+    # -- DeviceHandler -------------------------------------------------------------------------
+
+    def new_codec(self) -> GeDriCodec:
+        return GeDriCodec()
 
     def on_open(self, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec = GeDriCodec()  # a reopened port starts mid-frame: drop the old buffer
+        out = super().on_open(mono, wall)
         self._conditions = None
         self._resend_at = mono + self.resend_after
-        return HandlerOutput(writes=[self._request])
-
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec.receive(data)
-        out = HandlerOutput()
-        for event in self.codec.events():
-            if isinstance(event, FrameRejected):
-                out.rejected.append(event.reason)
-                continue
-            out.frames_ok += 1
-            if not isinstance(event, PhdbRecord):
-                continue  # waveforms and the monitor's alarm display: not used
-            basic = event.basic
-            if basic is None:
-                continue
-            self._resend_at = mono + self.resend_after
-            at = record_time(event.header.time, wall)
-            self._record(basic, at, out)
+        out.writes.append(self._request)
         return out
+
+    def on_event(self, event: GeDriRecord, mono: float, wall: datetime, out: HandlerOutput) -> None:
+        out.frames_ok += 1
+        if not isinstance(event, PhdbRecord):
+            return  # waveforms and the monitor's alarm display: not used
+        basic = event.basic
+        if basic is None:
+            return
+        self._resend_at = mono + self.resend_after
+        at = record_time(event.header.time, wall)
+        self._record(basic, at, out)
 
     def on_tick(self, mono: float, wall: datetime) -> HandlerOutput:
         if self._resend_at is not None and mono >= self._resend_at:

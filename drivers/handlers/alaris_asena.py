@@ -28,7 +28,6 @@ READ-ONLY by design: the only bytes this module ever writes are the frames in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -41,6 +40,7 @@ from drivers.codecs.alaris_asena import (
     INST_SERIALNO,
     AlarisAsenaCodec,
     AlarmStatus,
+    AsenaMessage,
     AsenaReply,
     InfStatus,
     ProtocolVersion,
@@ -48,10 +48,10 @@ from drivers.codecs.alaris_asena import (
     VtbiStatus,
     encode_frame,
 )
-from drivers.codecs.base import FrameRejected
 from drivers.errors import DriverUsageError
+from drivers.handlers.base import DeviceHandler, HandlerOutput
+from drivers.handlers.poller import Poller, Request
 from drivers.readings import PumpCondition, PumpReading, PumpState
-from drivers.sessions.base import HandlerOutput
 from drivers.transports.serial_url import SerialSettings
 
 #: Every frame this driver may ever write: read-only queries, no arguments.
@@ -140,13 +140,6 @@ class Phase(StrEnum):
     POLLING = "polling"
 
 
-@dataclass(slots=True)
-class _Pending:
-    command: str
-    deadline: float
-    attempts: int = 1
-
-
 _ANSWERS: dict[type, str] = {
     InfStatus: INF,
     VtbiStatus: INF_VTBI,
@@ -156,7 +149,7 @@ _ANSWERS: dict[type, str] = {
 }
 
 
-class AlarisAsenaHandler:
+class AlarisAsenaHandler(DeviceHandler[AsenaMessage]):
     name: ClassVar[str] = "alaris-asena"
     serial: ClassVar[SerialSettings] = SerialSettings(38400, 8, "N", 1)
     stale_after: ClassVar[float] = 15.0
@@ -169,60 +162,56 @@ class AlarisAsenaHandler:
         response_timeout: float = RESPONSE_TIMEOUT,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
-        if poll_interval <= 0 or response_timeout <= 0 or max_attempts < 1:
-            raise DriverUsageError("poll interval, timeout and attempts must be positive")
-        self.source = source
-        self.poll_interval = poll_interval
-        self.response_timeout = response_timeout
-        self.max_attempts = max_attempts
-        self.codec = AlarisAsenaCodec()
+        self.poller = Poller(
+            poll_interval=poll_interval,
+            response_timeout=response_timeout,
+            max_attempts=max_attempts,
+        )
+        super().__init__(source)
         self.phase = Phase.HANDSHAKE
         self.serial_number: str | None = None
         self.protocol_version: str | None = None
         self._queue: list[str] = []
-        self._pending: _Pending | None = None
-        self._next_cycle = 0.0
         self._inf: InfStatus | None = None
         self._vtbi: VtbiStatus | None = None
         self._alarm: AlarmStatus | None = None
-        #: Diagnostics: queries that went unanswered.
-        self.timeouts = 0
 
-    # -- Handler protocol ------------------------------------------------------------------
+    @property
+    def timeouts(self) -> int:
+        """Diagnostics: queries that went unanswered."""
+        return self.poller.timeouts
+
+    # -- DeviceHandler -------------------------------------------------------------------------
+
+    def new_codec(self) -> AlarisAsenaCodec:
+        return AlarisAsenaCodec()
 
     def on_open(self, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec = AlarisAsenaCodec()
+        out = super().on_open(mono, wall)
         self.phase = Phase.HANDSHAKE
-        self._pending = None
-        out = HandlerOutput()
+        self.poller.answered()
         self._start(Phase.HANDSHAKE, [COMMS_PROTOCOL, INST_SERIALNO], mono, out)
         return out
 
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput:
-        self.codec.receive(data)
-        out = HandlerOutput()
-        for event in self.codec.events():
-            if isinstance(event, FrameRejected):
-                out.rejected.append(event.reason)
-                continue
-            out.frames_ok += 1
-            if isinstance(event, InfStatus | VtbiStatus):
-                out.problems += list(event.problems)
-            command = event.command if isinstance(event, AsenaReply) else _ANSWERS[type(event)]
-            pending = self._pending
-            if pending is None or pending.command != command:
-                continue  # a late or unasked-for reply: the link is alive, nothing else to do
-            self._pending = None
-            self._answered(event, mono, wall, out)
-        return out
+    def on_event(
+        self, event: AsenaMessage, mono: float, wall: datetime, out: HandlerOutput
+    ) -> None:
+        out.frames_ok += 1
+        if isinstance(event, InfStatus | VtbiStatus):
+            out.problems += list(event.problems)
+        command = event.command if isinstance(event, AsenaReply) else _ANSWERS[type(event)]
+        pending = self.poller.pending
+        if pending is None or pending.command != command:
+            return  # a late or unasked-for reply: the link is alive, nothing else to do
+        self.poller.answered()
+        self._answered(event, mono, wall, out)
 
     def on_tick(self, mono: float, wall: datetime) -> HandlerOutput:
         out = HandlerOutput()
-        pending = self._pending
-        if pending is not None:
-            if mono >= pending.deadline:
-                self._expire(pending, mono, wall, out)
-        elif mono >= self._next_cycle:
+        expired = self.poller.expired(mono)
+        if expired is not None:
+            self._expire(expired, mono, wall, out)
+        elif self.poller.due(mono):
             if self.phase is Phase.POLLING:
                 self._start(Phase.POLLING, [INF], mono, out)
             else:
@@ -230,7 +219,7 @@ class AlarisAsenaHandler:
         return out
 
     def next_deadline(self) -> float | None:
-        return self._pending.deadline if self._pending is not None else self._next_cycle
+        return self.poller.next_deadline()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -238,7 +227,7 @@ class AlarisAsenaHandler:
         self.phase = phase
         self._queue = list(commands)
         self._inf = self._vtbi = self._alarm = None
-        self._next_cycle = mono + self.poll_interval
+        self.poller.next_request = mono + self.poller.poll_interval
         self._send_next(mono, out)
 
     def _send_next(self, mono: float, out: HandlerOutput, attempts: int = 1) -> None:
@@ -249,18 +238,16 @@ class AlarisAsenaHandler:
         if data not in ALLOWED_COMMANDS:  # read-only by design, checked at the last moment
             raise DriverUsageError(f"{command!r} is not a read-only ASENA query")
         out.writes.append(data)
-        self._pending = _Pending(command, mono + self.response_timeout, attempts)
+        self.poller.sent(command, mono, attempts=attempts)
 
-    def _expire(self, pending: _Pending, mono: float, wall: datetime, out: HandlerOutput) -> None:
-        self._pending = None
-        self.timeouts += 1
-        if pending.attempts < self.max_attempts:
-            self._send_next(mono, out, pending.attempts + 1)
+    def _expire(self, request: Request, mono: float, wall: datetime, out: HandlerOutput) -> None:
+        if self.poller.can_retry(request):
+            self._send_next(mono, out, request.attempts + 1)
             return
         self._queue.pop(0)
         if self.phase is Phase.HANDSHAKE:
             self._queue.clear()  # try the whole handshake again at the next cycle time
-        elif pending.command == INF:
+        elif request.command == INF:
             self._queue.clear()  # no status this cycle
         elif not self._queue:
             self._finish_cycle(wall, out)  # report what the cycle did learn
@@ -268,11 +255,7 @@ class AlarisAsenaHandler:
             self._send_next(mono, out)
 
     def _answered(
-        self,
-        event: InfStatus | VtbiStatus | AlarmStatus | SerialNumber | ProtocolVersion | AsenaReply,
-        mono: float,
-        wall: datetime,
-        out: HandlerOutput,
+        self, event: AsenaMessage, mono: float, wall: datetime, out: HandlerOutput
     ) -> None:
         self._queue.pop(0)
         if isinstance(event, SerialNumber):

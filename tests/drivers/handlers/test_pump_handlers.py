@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from drivers.codecs.alaris_asena import encode_frame
 from drivers.codecs.bbraun_bcc import encode_block, stuff
+from drivers.handlers.alaris_asena import ALLOWED_COMMANDS as ASENA_ALLOWED
+from drivers.handlers.alaris_asena import AlarisAsenaHandler
+from drivers.handlers.base import HandlerOutput
+from drivers.handlers.bbraun_bcc import ALLOWED_COMMANDS as BCC_ALLOWED
+from drivers.handlers.bbraun_bcc import ALLOWED_CONTROL_BYTES, BbraunBccHandler
 from drivers.readings import PumpCondition, PumpReading, PumpState
-from drivers.sessions.alaris_asena import ALLOWED_COMMANDS as ASENA_ALLOWED
-from drivers.sessions.alaris_asena import AlarisAsenaHandler
-from drivers.sessions.base import HandlerOutput
-from drivers.sessions.bbraun_bcc import ALLOWED_COMMANDS as BCC_ALLOWED
-from drivers.sessions.bbraun_bcc import ALLOWED_CONTROL_BYTES, BbraunBccHandler
 from simulator.devices.alaris_asena import AlarisAsenaEmulator
 from simulator.devices.base import Fault
 from simulator.devices.bbraun_bcc import BbraunSpaceEmulator, parse_request

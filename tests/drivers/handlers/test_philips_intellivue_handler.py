@@ -17,6 +17,16 @@ from drivers.codecs.philips_intellivue import (
     message_kind,
 )
 from drivers.errors import DriverUsageError
+from drivers.handlers.base import HandlerOutput
+from drivers.handlers.philips_intellivue import (
+    ALLOWED_COMMANDS,
+    TRANSITIONS,
+    IntellivueTimings,
+    Phase,
+    PhilipsIntellivueHandler,
+    Trigger,
+    keepalive_interval,
+)
 from drivers.readings import (
     Condition,
     DeviceConditions,
@@ -26,16 +36,6 @@ from drivers.readings import (
     VitalReading,
 )
 from drivers.registry import handler_factory
-from drivers.sessions.base import HandlerOutput
-from drivers.sessions.philips_intellivue import (
-    ALLOWED_COMMANDS,
-    TRANSITIONS,
-    IntellivueTimings,
-    Phase,
-    PhilipsIntellivueHandler,
-    Trigger,
-    keepalive_interval,
-)
 from simulator.devices import philips_intellivue as monitor
 from simulator.devices.base import Fault
 from simulator.devices.philips_intellivue import PhilipsIntellivueEmulator
@@ -593,7 +593,7 @@ def test_nibp_once_per_time_stamp_and_dated_by_it() -> None:
 
 def test_time_stamp_age_falls_back_to_absolute_time_then_to_the_receive_time() -> None:
     from drivers.codecs.philips_intellivue import Observation, PollReply
-    from drivers.sessions.philips_intellivue import observation_time
+    from drivers.handlers.philips_intellivue import observation_time
 
     reply_ = PollReply(1, True, 1, 1, 1000, NOW, 1, 6, 0, ())
     received = W0 + timedelta(hours=3)  # the monitor's clock is off by hours: ages still work

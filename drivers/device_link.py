@@ -1,10 +1,11 @@
-"""The device session: one transport, one protocol handler, availability and reconnect.
+"""The device link: one transport and one device handler, with availability and reconnect.
 
-A *handler* is the protocol-specific part of a driver: it owns the codec, turns codec events into
-readings and says what to send (handshakes, polls, acknowledgements). It does no I/O and reads no
-clock. ``DeviceSession`` is the thin asynchronous shell that opens the port, feeds bytes to the
-handler, writes what it asks for, and drives ``LinkMonitor`` so that a lost link always becomes an
-``AvailabilityChange`` reading (and thus a technical alarm), never silence.
+The *device handler* (``drivers.handlers``) is the protocol-specific part of a driver: it owns
+the codec, turns codec events into readings and says what to send; it does no I/O and reads no
+clock. ``DeviceLink`` is the thin asynchronous shell around it, the only I/O of a driver: it
+opens the port, feeds bytes to the handler, writes what it asks for, and drives ``LinkMonitor``
+so that a lost link always becomes an ``AvailabilityChange`` reading (and thus a technical
+alarm), never silence.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import ClassVar, Protocol
+from dataclasses import dataclass
 
 from drivers.clock import Clock
+from drivers.handlers.base import Handler, HandlerOutput
+from drivers.link_monitor import LinkMonitor, LinkTimings
 from drivers.readings import AvailabilityChange, Reading
-from drivers.sessions.link import LinkMonitor, LinkTimings
 from drivers.transports.serial_url import SerialSettings, Transport, TransportError, open_url
 
 log = logging.getLogger(__name__)
@@ -29,44 +29,7 @@ READ_CHUNK = 4096
 
 
 @dataclass(slots=True)
-class HandlerOutput:
-    readings: list[Reading] = field(default_factory=list)
-    writes: list[bytes] = field(default_factory=list)
-    frames_ok: int = 0
-    #: One reason per frame the codec rejected.
-    rejected: list[str] = field(default_factory=list)
-    #: Fields dropped from frames that were otherwise used (impossible values...).
-    problems: list[str] = field(default_factory=list)
-
-    def extend(self, other: HandlerOutput) -> None:
-        self.readings += other.readings
-        self.writes += other.writes
-        self.frames_ok += other.frames_ok
-        self.rejected += other.rejected
-        self.problems += other.problems
-
-
-class Handler(Protocol):
-    """Protocol-specific part of a driver. Pure: no I/O, time passed in."""
-
-    name: ClassVar[str]
-    serial: ClassVar[SerialSettings]
-    #: Seconds without a valid frame before the link counts as stale.
-    stale_after: ClassVar[float]
-
-    def on_open(self, mono: float, wall: datetime) -> HandlerOutput: ...
-
-    def on_data(self, data: bytes, mono: float, wall: datetime) -> HandlerOutput: ...
-
-    def on_tick(self, mono: float, wall: datetime) -> HandlerOutput: ...
-
-    def next_deadline(self) -> float | None: ...
-
-    # Optional: ``on_close(mono, wall) -> HandlerOutput`` — what to send on a clean shutdown.
-
-
-@dataclass(slots=True)
-class SessionStats:
+class LinkStats:
     bytes_in: int = 0
     bytes_out: int = 0
     frames_ok: int = 0
@@ -79,7 +42,9 @@ class SessionStats:
 Opener = Callable[[str, SerialSettings], Transport]
 
 
-class DeviceSession:
+class DeviceLink:
+    """Runs one handler on one port: opens and reopens it, reads, writes, reports availability."""
+
     def __init__(
         self,
         source: str,
@@ -98,7 +63,7 @@ class DeviceSession:
         self._clock = clock
         self._opener = opener
         self.link = LinkMonitor(timings or LinkTimings(stale_after=handler.stale_after))
-        self.stats = SessionStats()
+        self.stats = LinkStats()
         self._port: Transport | None = None
         self._wake = asyncio.Event()
         self._reader_thread: threading.Thread | None = None
@@ -243,7 +208,7 @@ class DeviceSession:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
-            # lands together with the timeout, and the session would outlive its task.
+            # lands together with the timeout, and the link would outlive its task.
             async with asyncio.timeout(min(timeout, 1.0) + 0.005):
                 await self._wake.wait()
 

@@ -10,9 +10,9 @@ Two families share the user data (the guide; reference/protocols.md §1):
   the remote operation (invoke, result, linked result, error) | the command.
 
 Everything is big-endian. ``decode_user_data`` turns one user data block into one event
-(``intellivue_events``) and raises ``ProtocolError`` for anything malformed (every length field
-is checked against the bytes actually present); ``intellivue_encode`` builds what the client
-sends. Linked results are reassembled one level up, in ``drivers.codecs.philips_intellivue``.
+(``events``) and raises ``ProtocolError`` for anything malformed (every length field
+is checked against the bytes actually present); ``encode`` builds what the client
+sends. Linked results are reassembled one level up, in ``codec``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 from datetime import datetime
 
-from drivers.codecs.intellivue_events import (
+from drivers.codecs.philips_intellivue.events import (
     AssociationAborted,
     AssociationAccepted,
     AssociationRefused,
@@ -43,7 +43,7 @@ from drivers.codecs.intellivue_events import (
     RemoteError,
     UserInfo,
 )
-from drivers.codecs.intellivue_nom import (
+from drivers.codecs.philips_intellivue.nom import (
     NOM_ACT_POLL_MDIB_DATA,
     NOM_ACT_POLL_MDIB_DATA_EXT,
     NOM_ATTR_ID_LABEL,
