@@ -42,7 +42,7 @@ from drivers.readings import (
 )
 from service.alarms.engine import AlarmEngine, EngineInput
 from service.alarms.limits import LIMITS, Limits
-from service.alarms.model import AlarmTransition, InfusionContext, Priority, TabletCount
+from service.alarms.model import AlarmTransition, InfusionContext, TabletCount
 from service.infusions.store import InfusionStore
 from service.persistence.models import DeviceEventRow, PumpReadingRow, ReadingRow
 
@@ -317,7 +317,6 @@ def what_if_recorded(
 
 __all__ = [
     "NO_SESSION",
-    "Priority",
     "Row",
     "Seen",
     "compare",
