@@ -7,12 +7,13 @@ never change once published.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import cast
 
 from drivers.errors import DriverUsageError
 from drivers.handlers.base import Handler
+from drivers.options import DriverOption, OptionValue, parse_option_text, validate_options
 
 #: name -> (module, class, one-line description)
 DRIVERS: dict[str, tuple[str, str, str]] = {
@@ -59,22 +60,44 @@ def handler_factory(name: str) -> Callable[[str], Handler]:
     return cast(Callable[[str], Handler], getattr(module, class_name))
 
 
+def driver_options(name: str) -> tuple[DriverOption, ...]:
+    """The options driver ``name`` declares (its handler class's ``OPTIONS``)."""
+    return tuple(getattr(handler_factory(name), "OPTIONS", ()))
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
     driver: str
     url: str
     #: The source name readings carry; defaults to the driver name.
     source: str
+    #: Options as written (``KEY=VALUE``), sorted by key; checked by ``option_values``.
+    options: tuple[tuple[str, str], ...] = field(default=())
 
     def __str__(self) -> str:
-        return f"{self.driver}={self.url}"
+        extra = "".join(f";{key}={value}" for key, value in self.options)
+        return f"{self.driver}={self.url}{extra}"
+
+    def option_values(self) -> dict[str, OptionValue]:
+        """Every option of the driver, typed: the given ones checked, the rest defaults."""
+        return validate_options(self.driver, driver_options(self.driver), dict(self.options))
 
 
-def parse_device_spec(text: str) -> DeviceSpec:
-    """Parse ``DRIVER=URL`` or ``SOURCE:DRIVER=URL``.
+def build_handler(spec: DeviceSpec) -> Handler:
+    """The handler for ``spec``, its options passed as keyword arguments."""
+    factory = cast(Callable[..., Handler], handler_factory(spec.driver))
+    return factory(spec.source, **spec.option_values())
 
-    Example: ``monitor:ge-dri=/dev/vigil/monitor``.
+
+def parse_device_spec(text: str, options: Mapping[str, str] | None = None) -> DeviceSpec:
+    """Parse ``DRIVER=URL``, ``SOURCE:DRIVER=URL``, either followed by ``;KEY=VALUE`` options.
+
+    Examples: ``monitor:ge-dri=/dev/vigil/monitor``,
+    ``pump:bbraun-bcc=/dev/vigil/pump;stuffing=off;bed_id=3``. ``options`` (from a TOML
+    ``options`` table) add to those written in the text; every option is checked against the
+    driver's declared options, with an error that names it.
     """
+    text, _, option_text = text.partition(";")
     left, sep, url = text.partition("=")
     if not sep or not left.strip() or not url.strip():
         raise DriverUsageError(
@@ -87,4 +110,16 @@ def parse_device_spec(text: str) -> DeviceSpec:
         raise DriverUsageError(
             f"unknown driver {driver!r} in {text!r}; known drivers: {', '.join(driver_names())}"
         )
-    return DeviceSpec(driver=driver, url=url.strip(), source=(source.strip() if colon else driver))
+    raw = parse_option_text(option_text, text)
+    for key, value in (options or {}).items():
+        if key in raw:
+            raise DriverUsageError(f"device option {key!r} given twice for {text.strip()!r}")
+        raw[key] = value
+    spec = DeviceSpec(
+        driver=driver,
+        url=url.strip(),
+        source=(source.strip() if colon else driver),
+        options=tuple(sorted(raw.items())),
+    )
+    spec.option_values()  # fails now, naming the option, rather than when the port opens
+    return spec

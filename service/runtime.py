@@ -19,7 +19,7 @@ from typing import Any
 
 from drivers.clock import Clock, SystemClock
 from drivers.device_link import DeviceLink as DeviceSession
-from drivers.registry import handler_factory
+from drivers.registry import build_handler
 from service.alarm_runner import AlarmRunner
 from service.alarms.engine import AlarmEngine
 from service.alarms.limits import Limits
@@ -149,7 +149,7 @@ class Runtime:
             self.uplink = Uplink(self, self.settings.central)
             self._spawn(self.uplink.run(), "central-uplink")
         for spec in self.specs:
-            handler = handler_factory(spec.driver)(spec.source)
+            handler = build_handler(spec)
             session = DeviceSession(spec.source, handler, spec.url, self.publish, self.clock)
             self.device_sessions.append(session)
             self._spawn(session.run(), f"device-{spec.source}")

@@ -191,7 +191,7 @@ class Settings(BaseSettings):
             count = seen.get(spec.source, 0)
             seen[spec.source] = count + 1
             source = spec.source if count == 0 else f"{spec.source}-{count + 1}"
-            unique.append(DeviceSpec(spec.driver, spec.url, source))
+            unique.append(DeviceSpec(spec.driver, spec.url, source, spec.options))
         return unique
 
     @property
