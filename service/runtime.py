@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers.clock import Clock, SystemClock
-from drivers.device_link import DeviceLink as DeviceSession
+from drivers.device_link import DeviceLink
 from drivers.registry import build_handler
 from service.alarm_runner import AlarmRunner
 from service.alarms.engine import AlarmEngine
@@ -74,7 +74,7 @@ class Runtime:
             self.publish,
             self.clock,
         )
-        self.device_sessions: list[DeviceSession] = []
+        self.device_links: list[DeviceLink] = []
         self.users = UserStore(self.db, staff_pin_digits=settings.staff_pin_digits)
         self.throttle = Throttle()
         self.sign_ins = SignInStore(
@@ -99,7 +99,7 @@ class Runtime:
             settings.bed,
             self.live,
             self.writer,
-            self.device_sessions,
+            self.device_links,
             self.infusions.current_json,
             lambda: self.clients,
             lambda: self.uplink,
@@ -150,9 +150,9 @@ class Runtime:
             self._spawn(self.uplink.run(), "central-uplink")
         for spec in self.specs:
             handler = build_handler(spec)
-            session = DeviceSession(spec.source, handler, spec.url, self.publish, self.clock)
-            self.device_sessions.append(session)
-            self._spawn(session.run(), f"device-{spec.source}")
+            link = DeviceLink(spec.source, handler, spec.url, self.publish, self.clock)
+            self.device_links.append(link)
+            self._spawn(link.run(), f"device-{spec.source}")
 
     async def stop(self) -> None:
         systemd.notify_stopping()

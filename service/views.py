@@ -11,7 +11,7 @@ from service.persistence.writer import PersistenceWriter
 
 
 class Counted(Protocol):
-    """A device link with frame counters (drivers' DeviceSession)."""
+    """A device link with frame counters (drivers' DeviceLink)."""
 
     source: str
 

@@ -70,14 +70,14 @@ def bed(
     import service.runtime as runtime_module
 
     clock = ShiftClock()
-    real = runtime_module.DeviceSession
+    real = runtime_module.DeviceLink
 
-    def device_session(source: str, handler: Any, url: str, publish: Any, _: Any) -> Any:
+    def device_link(source: str, handler: Any, url: str, publish: Any, _: Any) -> Any:
         return real(source, handler, url, publish, DeviceClock(clock))
 
-    monkeypatch.setattr(runtime_module, "DeviceSession", device_session)
+    monkeypatch.setattr(runtime_module, "DeviceLink", device_link)
     monkeypatch.setattr(
-        runtime_module, "handler_factory", lambda name: lambda src: GeDriHandler(src, interval_s=2)
+        runtime_module, "build_handler", lambda spec: GeDriHandler(spec.source, interval_s=2)
     )
     sim = simulated("ge-dri")
     settings = Settings(
